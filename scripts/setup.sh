@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package joule needs to build, test and run.
+# Idempotent: packages already installed are skipped, and apt is not touched
+# at all when nothing is missing. Uses sudo when not run as root.
+#   scripts/setup.sh          build + test dependencies
+#   scripts/setup.sh --bench  also PyTorch 1.13 (python3-torch), the bench peer
+set -euo pipefail
+
+packages=(build-essential cmake ninja-build pkg-config git
+          libdnnl-dev zlib1g-dev libsqlite3-dev nlohmann-json3-dev libcli11-dev
+          libtomlplusplus-dev libcpp-httplib-dev libgtest-dev libgmock-dev libbenchmark-dev
+          clang-format python3)
+if [[ "${1:-}" == "--bench" ]]; then
+  packages+=(python3-torch python3-numpy)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+if [[ ${#missing[@]} -eq 0 ]]; then
+  echo "setup: all ${#packages[@]} packages already installed"
+  exit 0
+fi
+
+sudo=""
+if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
+echo "setup: installing ${missing[*]}"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"

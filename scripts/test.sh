@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The tests on a fresh Debian 12 machine: install, build, run every CTest
+# label (unit, integration, e2e).
+#   scripts/test.sh              Release build, all tests
+#   scripts/test.sh --sanitize   ASan+UBSan build, unit and e2e tests
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+if [[ "${1:-}" == "--sanitize" ]]; then
+  scripts/build.sh --sanitize
+  export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1
+  export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+  ctest --test-dir build-asan -L 'unit|e2e' --output-on-failure -j 2 --timeout 600
+else
+  scripts/build.sh
+  ctest --test-dir build --output-on-failure -j 2 --timeout 1800
+fi

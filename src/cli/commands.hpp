@@ -1,0 +1,22 @@
+// Each subcommand of the joule command lives in its own file and registers
+// itself on the top-level CLI11 app. A command's callback throws joule::Error
+// on bad input; main() prints it as one line and exits 2. Callbacks that must
+// return a specific exit code (measure: the child's) throw CliExit.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace joule::cli {
+
+// Thrown by a command to end the program with `code` after printing nothing.
+struct CliExit {
+  int code;
+};
+
+void RegisterTrainCommand(CLI::App& app);
+void RegisterEvalCommand(CLI::App& app);
+void RegisterDemoCommand(CLI::App& app);
+void RegisterMeasureCommand(CLI::App& app);
+void RegisterSensorsCommand(CLI::App& app);
+
+}  // namespace joule::cli

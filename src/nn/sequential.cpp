@@ -1,0 +1,99 @@
+#include <algorithm>
+
+#include "joule/nn.hpp"
+
+namespace joule {
+
+Precision ParsePrecision(const std::string& name) {
+  if (name == "f32") return Precision::kF32;
+  if (name == "bf16") return Precision::kBF16;
+  throw Error("unknown precision '" + name + "': expected f32 or bf16");
+}
+
+const char* PrecisionName(Precision p) { return p == Precision::kBF16 ? "bf16" : "f32"; }
+
+void Sequential::Add(std::unique_ptr<Layer> layer) {
+  JOULE_ASSERT(layer != nullptr);
+  // Only the first layer's input gradient is never used: there is nothing
+  // below it to pass it to.
+  layer->set_input_grad_needed(!layers_.empty());
+  layers_.push_back(std::move(layer));
+}
+
+const Tensor& Sequential::Forward(const Tensor& x, bool training) {
+  JOULE_ASSERT(!layers_.empty());
+  const Tensor* h = &x;
+  for (auto& layer : layers_) h = &layer->Forward(*h, training);
+  return *h;
+}
+
+void Sequential::Backward(const Tensor& dy) {
+  const Tensor* g = &dy;
+  for (auto it = layers_.rbegin(); it != layers_.rend(); ++it) {
+    g = &(*it)->Backward(*g);
+    if (!(*it)->input_grad_needed()) break;
+  }
+}
+
+std::vector<Parameter*> Sequential::Parameters() {
+  std::vector<Parameter*> all;
+  for (auto& layer : layers_) {
+    auto p = layer->Parameters();
+    all.insert(all.end(), p.begin(), p.end());
+  }
+  return all;
+}
+
+std::vector<std::pair<std::string, Tensor*>> Sequential::NamedTensors() {
+  std::vector<std::pair<std::string, Tensor*>> named;
+  for (std::size_t i = 0; i < layers_.size(); ++i) {
+    std::string prefix = std::to_string(i) + ".";
+    for (Parameter* p : layers_[i]->Parameters()) named.emplace_back(prefix + p->name, &p->value);
+    for (auto& [name, t] : layers_[i]->Buffers()) named.emplace_back(prefix + name, t);
+  }
+  return named;
+}
+
+void Sequential::SetPrecision(Precision p) {
+  for (auto& layer : layers_) layer->SetPrecision(p);
+}
+
+std::int64_t Sequential::ParameterCount() {
+  std::int64_t n = 0;
+  for (Parameter* p : Parameters()) n += p->value.numel();
+  return n;
+}
+
+nlohmann::json Sequential::Architecture() const {
+  nlohmann::json layers = nlohmann::json::array();
+  for (const auto& layer : layers_) {
+    layers.push_back({{"type", layer->type()}, {"config", layer->config()}});
+  }
+  return {{"layers", layers}};
+}
+
+Sequential Sequential::FromArchitecture(const nlohmann::json& architecture) {
+  if (!architecture.is_object() || !architecture.contains("layers") ||
+      !architecture["layers"].is_array() || architecture["layers"].empty()) {
+    throw Error("model architecture must be an object with a non-empty \"layers\" array");
+  }
+  Sequential model;
+  std::size_t index = 0;
+  for (const auto& entry : architecture["layers"]) {
+    if (!entry.is_object() || !entry.contains("type") || !entry["type"].is_string()) {
+      throw Error("model architecture: layer " + std::to_string(index) +
+                  " needs a string \"type\"");
+    }
+    try {
+      model.Add(MakeLayer(entry["type"].get<std::string>(),
+                          entry.value("config", nlohmann::json::object())));
+    } catch (const nlohmann::json::exception& e) {
+      throw Error("model architecture: layer " + std::to_string(index) + " (" +
+                  entry["type"].get<std::string>() + "): bad config: " + e.what());
+    }
+    ++index;
+  }
+  return model;
+}
+
+}  // namespace joule
