@@ -11,7 +11,9 @@ packages=(build-essential cmake ninja-build pkg-config git
           libtomlplusplus-dev libcpp-httplib-dev libgtest-dev libgmock-dev libbenchmark-dev
           clang-format python3)
 if [[ "${1:-}" == "--bench" ]]; then
-  packages+=(python3-torch python3-numpy)
+  # OpenBLAS: without it Debian's torch runs on the reference BLAS, a peer too weak to
+  # be worth beating.
+  packages+=(python3-torch python3-numpy libopenblas0-pthread)
 fi
 
 missing=()

@@ -1,0 +1,47 @@
+#include "e2e/e2e_util.hpp"
+
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace joule::test {
+namespace {
+std::string Slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+}  // namespace
+
+std::string ScratchDir(const std::string& name) {
+  namespace fs = std::filesystem;
+  fs::path dir = fs::path(JOULE_TEST_BINARY_DIR) / "scratch" / name;
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir.string();
+}
+
+void WriteBytes(const std::string& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+CommandResult RunJoule(const std::string& args) {
+  static int counter = 0;
+  std::string base = ScratchDir("run" + std::to_string(counter++));
+  std::string out = base + "/stdout", err = base + "/stderr";
+  std::string cmd = std::string(JOULE_BINARY) + " " + args + " >" + out + " 2>" + err;
+  int status = std::system(cmd.c_str());
+  CommandResult r;
+  if (WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) r.exit_code = 128 + WTERMSIG(status);
+  r.out = Slurp(out);
+  r.err = Slurp(err);
+  return r;
+}
+
+}  // namespace joule::test
