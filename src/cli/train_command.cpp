@@ -27,6 +27,10 @@ void AddJobFlags(CLI::App& cmd, JobConfig& c) {
   cmd.add_option("--epochs", c.epochs, "passes over the training data")->capture_default_str();
   cmd.add_option("--batch", c.batch_size, "rows per optimizer step")->capture_default_str();
   cmd.add_option("--lr", c.optimizer.lr, "learning rate")->capture_default_str();
+  cmd.add_option("--lr-schedule", c.lr_schedule,
+                 "constant, or cosine: decays the lr to 0 over the run, step by step")
+      ->check(CLI::IsMember({"constant", "cosine"}))
+      ->capture_default_str();
   cmd.add_option("--optimizer", c.optimizer.kind, "sgd (momentum), adam or adamw")
       ->check(CLI::IsMember({"sgd", "adam", "adamw"}))
       ->capture_default_str();

@@ -1,7 +1,5 @@
 // Linear: y = x W^T + b with W [out, in], as PyTorch stores it, so weights
 // read the same from either side.
-#include <cmath>
-
 #include "joule/nn.hpp"
 #include "nn/layers_internal.hpp"
 
@@ -19,13 +17,8 @@ class Linear : public Layer {
   std::vector<Parameter*> Parameters() override { return {&weight_, &bias_}; }
   void SetPrecision(Precision p) override { precision_ = p; }
 
-  void InitKaiming(Rng& rng) {
-    // Kaiming-uniform with gain sqrt(2) (ReLU follows): bound sqrt(6 / fan_in).
-    // Bias starts at zero.
-    float bound = static_cast<float>(std::sqrt(6.0 / static_cast<double>(in_)));
-    float* w = weight_.value.f32();
-    for (std::int64_t i = 0; i < weight_.value.numel(); ++i) w[i] = (2 * rng.Uniform() - 1) * bound;
-  }
+  // Kaiming-uniform (ReLU follows every hidden Linear); bias starts at zero.
+  void InitKaiming(Rng& rng) { nn_internal::InitKaimingUniform(weight_.value, in_, rng); }
 
   const Tensor& Forward(const Tensor& x, bool /*training*/) override {
     x2d_ = Flat(x);
@@ -111,8 +104,10 @@ std::unique_ptr<Layer> MakeLinear(std::int64_t in, std::int64_t out, Rng& rng) {
 }
 
 std::unique_ptr<Layer> LinearFromConfig(const nlohmann::json& config) {
-  Rng rng(0);  // weights are loaded from the model file afterwards
-  return MakeLinear(config.at("in").get<std::int64_t>(), config.at("out").get<std::int64_t>(), rng);
+  nn_internal::CheckConfigKeys("Linear", config, {"in", "out"});
+  Rng rng(kConfigInitSeed);  // weights are loaded from the model file afterwards
+  return MakeLinear(nn_internal::ConfigInt("Linear", config, "in", 1, 1 << 30),
+                    nn_internal::ConfigInt("Linear", config, "out", 1, 1 << 30), rng);
 }
 
 }  // namespace joule

@@ -26,6 +26,7 @@ JobResult RunJob(const JobConfig& config, const std::function<void(const EpochSt
   Validate(config);
   Precision precision = ParsePrecision(config.precision);
   std::unique_ptr<Optimizer> optimizer = MakeOptimizer(config.optimizer);
+  ScheduledLr(config.lr_schedule, config.optimizer.lr, 0, 1);  // rejects a bad name before loading data
   SetNumThreads(config.threads);
 
   PreparedData data = PrepareData(config.data, config.target, config.task, config.seed);
@@ -45,6 +46,7 @@ JobResult RunJob(const JobConfig& config, const std::function<void(const EpochSt
   options.epochs = config.epochs;
   options.batch_size = config.batch_size;
   options.seed = config.seed;
+  options.lr_schedule = config.lr_schedule;
 
   JobResult result;
   result.parameters = model.ParameterCount();
@@ -66,7 +68,7 @@ JobResult RunJob(const JobConfig& config, const std::function<void(const EpochSt
       meta["target_mean"] = data.target_scaler.mean;
       meta["target_stddev"] = data.target_scaler.stddev;
     }
-    if (!data.normalizer.mean.empty()) {
+    {
       meta["feature_mean"] = data.normalizer.mean;
       meta["feature_stddev"] = data.normalizer.stddev;
     }
