@@ -4,6 +4,9 @@
 #   scripts/test.sh              Release build, all tests
 #   scripts/test.sh --sanitize   ASan+UBSan build, unit and e2e tests
 set -euo pipefail
+# ctest runs two tests at once on two cores: one compute thread each, or
+# OpenMP teams wait on each other's cores and every test slows tenfold.
+export OMP_NUM_THREADS=1
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 if [[ "${1:-}" == "--sanitize" ]]; then

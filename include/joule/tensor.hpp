@@ -94,7 +94,8 @@ class Tensor {
 
 // ---------------------------------------------------------------------------
 // Threads. oneDNN here uses OpenMP; this sets the OpenMP team size used by
-// oneDNN and joule's own loops. n <= 0 means "all cores".
+// oneDNN and joule's own loops. n <= 0 means $OMP_NUM_THREADS when set, else
+// all cores.
 void SetNumThreads(int n);
 int NumThreads();
 

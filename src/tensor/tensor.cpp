@@ -3,6 +3,7 @@
 #include <omp.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <new>
 
@@ -180,7 +181,11 @@ void Tensor::Resize(const Shape& shape, DType dtype) {
 }
 
 void SetNumThreads(int n) {
-  if (n <= 0) n = omp_get_num_procs();
+  if (n <= 0) {
+    // OMP_NUM_THREADS, when set, is the user's (or a test runner's) choice.
+    const char* env = std::getenv("OMP_NUM_THREADS");
+    n = env != nullptr && std::atoi(env) > 0 ? std::atoi(env) : omp_get_num_procs();
+  }
   omp_set_num_threads(n);
 }
 
