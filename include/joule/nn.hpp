@@ -130,7 +130,19 @@ std::unique_ptr<Loss> MakeMse();
 std::unique_ptr<Loss> MakeMae();
 std::unique_ptr<Loss> MakeHuber(double delta);
 std::unique_ptr<Loss> MakeLogCosh();
-// "cross-entropy" | "mse" | "mae" | "huber" | "log-cosh"; throws Error.
+// Huber whose delta may change between batches: the annealed ("dynamic")
+// Huber loss, whose delta the trainer moves on a schedule (train.hpp,
+// HuberDeltaSchedule). With a given delta it computes exactly what
+// MakeHuber(delta) computes. name() is "annealed-huber".
+class AnnealedHuberLoss : public Loss {
+ public:
+  // Throws Error unless delta is positive and finite.
+  virtual void set_delta(double delta) = 0;
+  virtual double delta() const = 0;
+};
+std::unique_ptr<AnnealedHuberLoss> MakeAnnealedHuber(double initial_delta);  // throws Error
+// "cross-entropy" | "mse" | "mae" | "huber" | "log-cosh" | "annealed-huber"
+// (starting at huber_delta); throws Error.
 std::unique_ptr<Loss> MakeLoss(const std::string& name, double huber_delta = 1.0);
 
 // ---------------------------------------------------------------------------

@@ -1,17 +1,49 @@
-// joule/train.hpp: the training loop, evaluation, and the data/model set-up
-// shared by `joule train`, `joule eval` and `joule demo`.
+// joule/train.hpp: energy-aware training. The training loop (Fit), its
+// callbacks (early stopping, target, budget, learning-rate schedules, adaptive
+// batch size, the annealed Huber delta), checkpoints, evaluation, and a whole
+// job as the CLI and the recipes describe it (JobConfig -> RunJob -> JobResult).
+//
+// Train layer (src/train/*.cpp, library joule_train): uses nn/ for the model,
+// data/ for batches and meter/ for joules and grams CO2eq.
+//
+// Energy: Fit runs a joule::Meter for the whole run (sources from
+// DiscoverSensors, the energy of this process tree, background sampling) and
+// reads it at every epoch boundary, so every EpochStats carries the joules and
+// grams of that epoch and of the run so far, with the method label of the
+// sources ("estimated:tdp-model" on a machine without RAPL: an estimate, and
+// labelled as one). Per step, the figure is interpolated from the last
+// background sample (energy at that sample + the last interval's mean power x
+// the time since), which costs one clock read and no /proc access; see
+// TrainContext::energy_j.
+//
+// Determinism: for a given seed and thread count a run is bitwise
+// reproducible, and a run resumed from a checkpoint ends with bitwise the same
+// weights as the uninterrupted run (checkpoints hold everything the run's
+// future depends on; see CheckpointOptions).
+//
+// Nothing here is thread safe: one run is driven by one thread (the kernels
+// and the meter have their own threads inside).
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "joule/carbon.hpp"
 #include "joule/data.hpp"
+#include "joule/meter.hpp"
 #include "joule/nn.hpp"
 
 namespace joule {
+
+// ---------------------------------------------------------------------------
+// Figures
+// ---------------------------------------------------------------------------
 
 // Figures of one pass over a dataset without training.
 struct EvalResult {
@@ -24,88 +56,596 @@ struct EvalResult {
 
 // What one epoch did.
 struct EpochStats {
-  int epoch = 0;  // 1-based
-  double train_loss = 0;
+  int epoch = 0;              // 1-based
+  double train_loss = 0;      // mean over the epoch's rows
   double train_accuracy = 0;  // classification only
-  EvalResult eval;            // on the evaluation set given to Fit
-  double seconds = 0;         // wall time of the epoch's training steps and evaluation
+  // The set the callbacks monitor: the validation split when there is one,
+  // else the evaluation set (test / holdout). rows == 0 for a partial epoch.
+  EvalResult eval;
+  std::string eval_name;  // "validation", "test" or "holdout"
+  double seconds = 0;     // wall time of the epoch's steps (with their hooks) and evaluation
   std::int64_t batch_size = 0;
-  double lr = 0;
+  std::int64_t steps = 0;  // optimizer steps in this epoch
+  double lr = 0;           // the optimizer's lr at the epoch's last step
+  double loss_delta = 0;   // annealed Huber: the delta of the epoch's last step; else 0
+  // A callback stopped the run inside this epoch (a budget): not every batch
+  // ran, the epoch was not evaluated and OnEpochEnd was not called for it.
+  bool partial = false;
+
+  // Energy, attributed to this process; 0 and "" when the run is not metered.
+  // An epoch's figures run from the previous epoch's end (or the run's start)
+  // to this epoch's end, so the epochs add up to the run.
+  double energy_j = 0;
+  double co2_g = 0;           // operational (PUE applied) + embodied
+  double total_energy_j = 0;  // since the run began, epochs before a resume included
+  double total_co2_g = 0;
+  std::string
+      energy_method;  // "estimated:tdp-model", "measured:rapl", "measured:rapl+measured:nvml"
 };
 
-// A dataset ready for training: train and evaluation splits, with the
-// transforms applied (features standardised for tables; targets standardised
-// for regression, undone when metrics are reported).
+// What one optimizer step did; handed to Callback::OnStepEnd.
+struct StepStats {
+  std::int64_t step = 0;           // 1-based over the run (continues across a resume)
+  std::int64_t step_in_epoch = 0;  // 1-based within the epoch
+  std::int64_t rows = 0;           // rows in the batch
+  double loss = 0;                 // the batch's mean loss
+  double lr = 0;                   // the lr the step used
+  double energy_j = 0;             // this step's energy (see TrainContext::energy_j)
+  double co2_g = 0;
+};
+
+// Why a run ended.
+enum class StopReason {
+  kEpochLimit,     // every epoch ran
+  kEarlyStopping,  // the monitored figure stopped improving
+  kTarget,         // the monitored figure reached the target
+  kBudget,         // the next step would have crossed the energy or carbon budget
+  kCallback,       // another callback (user code, tests) asked to stop
+};
+// "epoch-limit", "early-stopping", "target", "budget", "callback".
+const char* StopReasonName(StopReason reason);
+
+// ---------------------------------------------------------------------------
+// Data
+// ---------------------------------------------------------------------------
+
+// A dataset ready for training: train, validation and evaluation splits, with
+// the transforms applied (features standardised for tables, fitted on the
+// training split; targets standardised for regression, undone when metrics are
+// reported).
 struct PreparedData {
   Dataset train;
-  Dataset eval;
-  std::string eval_name;  // "test" (MNIST/IDX test split) or "holdout" (CSV)
+  Dataset validation;     // rows() == 0 when no validation split was asked for
+  Dataset eval;           // the test set (IDX) or the holdout (CSV)
+  std::string eval_name;  // "test" or "holdout"
   TargetScaler target_scaler;
   Normalizer normalizer;  // empty for images
 };
 
 // `data`: "mnist", a directory of IDX files, or a .csv path (then `target`
 // names the target column and `task` is "classification" or "regression").
-// CSV data is split 80/20 with `seed`. Throws Error on bad input.
+// CSV data is split 80/20 into train and holdout with `seed`. Then, when
+// validation_fraction > 0, that fraction of the training rows becomes the
+// validation split (seeded with `seed`, drawn before any transform is fitted,
+// so the validation rows never inform the normalisation).
+// Throws Error on bad input, or validation_fraction outside [0, 1).
 PreparedData PrepareData(const std::string& data, const std::string& target,
-                         const std::string& task, std::uint64_t seed);
+                         const std::string& task, std::uint64_t seed,
+                         double validation_fraction = 0);
 
 // Evaluates in inference mode in batches of `batch`.
-EvalResult Evaluate(Sequential& model, Loss& loss, const Dataset& data,
-                    const TargetScaler& scaler, std::int64_t batch = 1000);
+EvalResult Evaluate(Sequential& model, Loss& loss, const Dataset& data, const TargetScaler& scaler,
+                    std::int64_t batch = 1000);
 
-struct TrainOptions {
-  int epochs = 10;
-  std::int64_t batch_size = 128;
-  std::uint64_t seed = 1;  // shuffling; weights are seeded by the caller
-  // "constant", or "cosine": lr(step) = base * (1 + cos(pi * step / steps)) / 2
-  // over all the run's steps, set before each step.
-  std::string lr_schedule = "cosine";
+// ---------------------------------------------------------------------------
+// Metering
+// ---------------------------------------------------------------------------
+
+// How Fit measures a run. The defaults measure this process on this machine.
+struct MeteringOptions {
+  bool enabled = true;    // false: no meter; energy figures stay 0 and method ""
+  SensorOptions sensors;  // where DiscoverSensors looks; --cpu-tdp, --power overrides
+  // The carbon intensity. Default (nothing set): the world average, and the
+  // result's intensity_source says so and how to give a location.
+  CarbonOptions carbon;
+  double interval_s = 0.5;  // background sampling interval, [0.01, 3600]
+  Attribution attribution = Attribution::kProcessTree;
+
+  // For tests and embedders. `sources`, when set, replaces DiscoverSensors
+  // (called once per Fit). `clock` (null: the system clock) must outlive Fit.
+  // background = false: no sampling thread; then every energy figure, per step
+  // too, is a fresh sample (exact, but costs a /proc read per step: meant for
+  // fake sources).
+  std::function<std::vector<std::unique_ptr<PowerSource>>()> sources;
+  const Clock* clock = nullptr;
+  bool background = true;
 };
 
-// The learning rate at `step` of `total_steps` under `schedule`.
-double ScheduledLr(const std::string& schedule, double base_lr, std::int64_t step,
-                   std::int64_t total_steps);
+// ---------------------------------------------------------------------------
+// Callbacks
+// ---------------------------------------------------------------------------
 
-// Trains `model` on `train`, evaluating on `eval` after each epoch and
-// calling on_epoch with the figures. Deterministic for a given seed and
-// thread count.
-std::vector<EpochStats> Fit(Sequential& model, Loss& loss, Optimizer& optimizer,
-                            const PreparedData& data, const TrainOptions& options,
-                            const std::function<void(const EpochStats&)>& on_epoch);
+// What a callback sees of the run, and the levers it may pull (stop, lr, next
+// batch size). Fit owns it; the Begin/End methods at the bottom are how Fit
+// drives it, and how tests drive callbacks over synthetic runs.
+class TrainContext {
+ public:
+  // `model` and `optimizer` must outlive the context. base_lr: the lr the
+  // schedules start from (normally the optimizer's configured lr).
+  TrainContext(Sequential& model, Optimizer& optimizer, Task task, int epochs, double base_lr);
 
-// A whole training job as the CLI describes it: data, model, optimizer,
-// precision, and where to save the result.
-struct JobConfig {
-  std::string data = "mnist";
-  std::string target;                  // CSV target column
-  std::string task = "classification"; // CSV: classification | regression
-  std::string model = "mlp";           // mlp | cnn
-  std::string loss;                    // empty: cross-entropy or mse by task
-  double huber_delta = 1.0;
+  Sequential& model() { return *model_; }
+  Optimizer& optimizer() { return *optimizer_; }
+  Task task() const { return task_; }
+  int epochs() const { return epochs_; }  // the epoch limit
+  // The epoch in progress (1-based; in OnEpochEnd the one just evaluated); 0
+  // before the first.
+  int epoch() const { return epoch_; }
+  std::int64_t step() const { return step_; }  // steps done in the run so far
+  // Steps done in this epoch so far (in OnStepBegin: the 0-based index of the
+  // step about to run).
+  std::int64_t step_in_epoch() const { return step_in_epoch_; }
+  std::int64_t steps_in_epoch() const { return steps_in_epoch_; }
+  // Fraction of the run done, in [0, 1): (epoch - 1 + step_in_epoch /
+  // steps_in_epoch) / epochs. Schedules over the whole run use it, so they
+  // stay right when the batch size (and so the steps per epoch) changes.
+  double progress() const;
+
+  // Learning rate. lr = (what the schedule says) x lr_scale(); lr_scale is the
+  // product of every ScaleLr so far (adaptive batch size), 1 at the start.
+  double base_lr() const { return base_lr_; }
+  double lr_scale() const { return lr_scale_; }
+  double lr() const { return optimizer_->lr(); }
+  void set_lr(double lr) { optimizer_->set_lr(lr); }
+  // Multiplies lr_scale and the optimizer's current lr by `factor` (> 0).
+  void ScaleLr(double factor);
+
+  // Batch size of the current epoch, and of the next one (changed by
+  // set_next_batch_size, which takes effect at the next epoch's start).
+  // set_next_batch_size throws Error for b <= 0.
+  std::int64_t batch_size() const { return batch_size_; }
+  std::int64_t next_batch_size() const { return next_batch_size_; }
+  void set_next_batch_size(std::int64_t b);
+
+  // Energy and carbon since the run began (epochs before a resume included),
+  // as of the last step or epoch end; 0 when the run is not metered. Per step
+  // these are estimates interpolated from the last background sample; at
+  // epoch ends they are a fresh sample.
+  bool metered() const { return metered_; }
+  double energy_j() const { return energy_j_; }
+  double co2_g() const { return co2_g_; }
+  // Mean energy and carbon of one step since the batch size last changed
+  // (the steps' own figures: evaluation and epoch-boundary work excluded);
+  // 0 before the first step. The budget predicts the next step with it.
+  double mean_step_energy_j() const;
+  double mean_step_co2_g() const;
+
+  const std::vector<EpochStats>& history() const { return history_; }
+
+  // Asks the run to stop after the current hook. The first request wins;
+  // later ones are ignored.
+  void RequestStop(StopReason reason, std::string message);
+  bool stop_requested() const { return stop_requested_; }
+  StopReason stop_reason() const { return stop_reason_; }
+  const std::string& stop_message() const { return stop_message_; }
+
+  // --- driven by Fit (and by tests) ---------------------------------------
+  // Starts `epoch` with `batch_size` rows per step and `steps` steps.
+  void BeginEpoch(int epoch, std::int64_t batch_size, std::int64_t steps);
+  // One step is done: step() and step_in_epoch() advance; the step's own
+  // energy and the run's totals are recorded.
+  void EndStep(double step_energy_j, double step_co2_g, double total_energy_j, double total_co2_g);
+  // The run's totals at an epoch boundary (a fresh sample).
+  void SetEnergy(double total_energy_j, double total_co2_g);
+  void set_metered(bool metered) { metered_ = metered; }
+  void AppendHistory(const EpochStats& stats) { history_.push_back(stats); }
+  // Restores the counters from a checkpoint (Fit's resume).
+  void Restore(int epoch, std::int64_t step, double lr_scale, std::int64_t next_batch_size,
+               std::vector<EpochStats> history);
+
+ private:
+  Sequential* model_;
+  Optimizer* optimizer_;
+  Task task_;
+  int epochs_;
+  int epoch_ = 0;
+  std::int64_t step_ = 0, step_in_epoch_ = 0, steps_in_epoch_ = 0;
+  double base_lr_, lr_scale_ = 1;
+  std::int64_t batch_size_ = 0, next_batch_size_ = 0;
+  bool metered_ = false;
+  double energy_j_ = 0, co2_g_ = 0;
+  double step_energy_sum_j_ = 0, step_co2_sum_g_ = 0;
+  std::int64_t energy_steps_ = 0;  // steps in the sums above
+  std::vector<EpochStats> history_;
+  bool stop_requested_ = false;
+  StopReason stop_reason_ = StopReason::kEpochLimit;
+  std::string stop_message_;
+};
+
+// A callback's state in a checkpoint: small values as JSON, tensors by name
+// (names unique within the callback).
+struct CallbackState {
+  nlohmann::json values = nlohmann::json::object();
+  std::vector<std::pair<std::string, Tensor>> tensors;
+};
+
+// One piece of training policy. Fit calls the hooks of every callback in the
+// order given: OnTrainBegin; per epoch OnEpochBegin, per step OnStepBegin and
+// OnStepEnd, then (complete epochs only, after evaluation) OnEpochEnd; at the
+// end OnTrainEnd. A hook that calls ctx.RequestStop ends the run after that
+// hook: from OnStepEnd the epoch ends partial (no evaluation), from
+// OnEpochEnd after the epoch. A callback whose future behaviour depends on
+// what it has seen saves that in SaveState, so a resumed run behaves as the
+// uninterrupted one; on resume Fit calls OnTrainBegin, then LoadState.
+// Hooks may throw joule::Error; Fit lets it through.
+class Callback {
+ public:
+  virtual ~Callback() = default;
+  // Short kind ("early-stopping"); checkpoints match callbacks by it.
+  virtual std::string name() const = 0;
+  virtual void OnTrainBegin(TrainContext&) {}
+  virtual void OnEpochBegin(TrainContext&) {}
+  virtual void OnStepBegin(TrainContext&) {}
+  virtual void OnStepEnd(TrainContext&, const StepStats&) {}
+  virtual void OnEpochEnd(TrainContext&, const EpochStats&) {}
+  virtual void OnTrainEnd(TrainContext&) {}
+  virtual void SaveState(CallbackState&) const {}
+  virtual void LoadState(const CallbackState&) {}
+};
+
+// The validation figure a callback watches. `name`: "accuracy" (higher is
+// better), "loss", "rmse" or "mae" (lower is better); "" picks accuracy for
+// classification and rmse for regression. Throws Error naming `field` (the
+// config field, e.g. "early_stopping.monitor") for an unknown name.
+class Monitor {
+ public:
+  Monitor(std::string name, const std::string& field);
+  // The resolved name for `task` ("accuracy" for "" and classification).
+  std::string Name(Task task) const;
+  bool HigherIsBetter(Task task) const;
+  double Value(const EpochStats& stats, Task task) const;
+  // True when `value` beats `best` by more than min_delta (>= 0) in the
+  // better direction. Any value beats NaN (no best yet).
+  bool Improves(double value, double best, double min_delta, Task task) const;
+
+ private:
+  std::string name_;
+};
+
+struct EarlyStoppingOptions {
+  bool enabled = false;
+  std::string monitor;  // see Monitor
+  // Stop after `patience` epochs in a row without improvement (>= 0; 0 and 1
+  // both stop at the first epoch that does not improve, as in Keras).
+  int patience = 3;
+  double min_delta = 0;      // >= 0, in the monitored figure's units
+  bool restore_best = true;  // at the end, put back the weights of the best epoch
+};
+
+// Stops once the monitored figure stops improving; keeps a copy of the best
+// epoch's weights and buffers (a checkpoint holds them too) and, with
+// restore_best, copies them back into the model at OnTrainEnd whatever ended
+// the run. Throws Error naming the field for patience < 0 or min_delta < 0.
+class EarlyStopping final : public Callback {
+ public:
+  explicit EarlyStopping(const EarlyStoppingOptions& options);
+  std::string name() const override { return "early-stopping"; }
+  void OnTrainBegin(TrainContext& ctx) override;
+  void OnEpochEnd(TrainContext& ctx, const EpochStats& stats) override;
+  void OnTrainEnd(TrainContext& ctx) override;
+  void SaveState(CallbackState& out) const override;
+  void LoadState(const CallbackState& in) override;
+  int best_epoch() const { return best_epoch_; }  // 0 before the first epoch
+  double best_value() const { return best_; }
+  bool restored() const { return restored_; }  // weights were put back at the end
+
+ private:
+  EarlyStoppingOptions options_;
+  Monitor monitor_;
+  double best_;
+  int best_epoch_ = 0, wait_ = 0;
+  bool restored_ = false;
+  std::vector<std::pair<std::string, Tensor>> best_weights_;
+};
+
+struct TargetOptions {
+  std::optional<double> value;  // none: no target
+  std::string monitor;          // see Monitor
+};
+
+// Stops at the first epoch whose monitored figure reaches the value (>= for
+// accuracy, <= for loss, rmse, mae). If no epoch does, the run ends at the
+// epoch limit (or wherever another callback ends it) and reached() is false.
+class TargetStop final : public Callback {
+ public:
+  explicit TargetStop(const TargetOptions& options);  // Error when value is not set or not finite
+  std::string name() const override { return "target"; }
+  void OnEpochEnd(TrainContext& ctx, const EpochStats& stats) override;
+  void SaveState(CallbackState& out) const override;
+  void LoadState(const CallbackState& in) override;
+  bool reached() const { return reached_epoch_ > 0; }
+  int reached_epoch() const { return reached_epoch_; }  // 0: not reached
+  // One line for the result: "accuracy >= 0.98 reached at epoch 7" or
+  // "accuracy >= 0.999 not reached in 20 epochs (best 0.9812 at epoch 18)".
+  std::string Summary(Task task, int epochs_run) const;
+
+ private:
+  TargetOptions options_;
+  Monitor monitor_;
+  int reached_epoch_ = 0;
+  double best_;
+  int best_epoch_ = 0;
+};
+
+struct BudgetOptions {
+  std::optional<double> energy_j;  // > 0
+  std::optional<double> co2_g;     // > 0
+};
+
+// Stops before the step that would cross a budget. After every step (and
+// every epoch end), the next step is predicted to cost mean_step_energy_j()
+// (and mean_step_co2_g()); when the total so far plus that prediction exceeds
+// a budget, the run stops there, so the run's steps stay within it. At least
+// one step runs (there is nothing to predict from before). Evaluation energy
+// counts in the total but is not predicted. With the background meter the
+// per-step totals are interpolated (TrainContext::energy_j), so the stop step
+// is exact up to the drift of the power within one sampling interval; with
+// exact per-step figures (background = false, fake sources) it is exact.
+// Throws Error naming the field for a budget <= 0, and when neither budget is
+// set.
+class Budget final : public Callback {
+ public:
+  explicit Budget(const BudgetOptions& options);
+  std::string name() const override { return "budget"; }
+  void OnTrainBegin(TrainContext& ctx) override;  // Error when the run is not metered
+  void OnStepEnd(TrainContext& ctx, const StepStats& step) override;
+  void OnEpochEnd(TrainContext& ctx, const EpochStats& stats) override;
+
+ private:
+  void Check(TrainContext& ctx);
+  BudgetOptions options_;
+};
+
+// Learning-rate schedules. Every one sets the lr before each step as
+// (schedule value) x ctx.lr_scale(); p = ctx.progress(), base = ctx.base_lr():
+//   constant:          base
+//   step:              base x gamma^floor((epoch - 1) / step_epochs)
+//   cosine:            min_lr + (base - min_lr) (1 + cos(pi p)) / 2
+//   one-cycle:         with lo = base / div_factor, end = lo / final_div_factor:
+//                      p < pct_start: lo + (base - lo) (1 - cos(pi p / pct_start)) / 2,
+//                      else end + (base - end) (1 + cos(pi q)) / 2,
+//                      q = (p - pct_start) / (1 - pct_start)
+//                      (PyTorch's OneCycleLR with cosine annealing, on the
+//                      run's fraction instead of step counts);
+//   reduce-on-plateau: base x factor^k, k = the reductions so far: one after
+//                      `patience` epochs in a row without the monitored figure
+//                      improving by more than min_delta; never below min_lr.
+struct LrScheduleOptions {
+  int step_epochs = 10;           // step: epochs per decay, >= 1
+  double gamma = 0.1;             // step: decay factor, (0, 1]
+  double min_lr = 0;              // cosine, reduce-on-plateau: the floor, >= 0
+  double pct_start = 0.3;         // one-cycle: warm-up fraction, (0, 1)
+  double div_factor = 25;         // one-cycle: > 0
+  double final_div_factor = 1e4;  // one-cycle: > 0
+  std::string monitor;            // reduce-on-plateau, see Monitor
+  double factor = 0.1;            // reduce-on-plateau: (0, 1)
+  int patience = 2;               // reduce-on-plateau: >= 0
+  double min_delta = 0;           // reduce-on-plateau: >= 0
+};
+
+// `kind`: "constant", "step", "cosine", "one-cycle" or "reduce-on-plateau".
+// Throws Error naming "lr_schedule" for an unknown kind (listing the known
+// ones) and "lr_schedule_options.<field>" for a parameter out of range.
+std::unique_ptr<Callback> MakeLrSchedule(const std::string& kind, const LrScheduleOptions& options);
+
+struct AdaptiveBatchOptions {
+  bool enabled = false;
+  std::string monitor;   // see Monitor
+  int patience = 1;      // epochs in a row without improvement that make a plateau, >= 0
+  double min_delta = 0;  // >= 0
+  std::int64_t max_batch_size = 1024;  // the batch never grows beyond this
+  // Applied to the lr at each doubling: 2 is the linear scaling rule, sqrt(2)
+  // the square-root rule, 1 keeps the lr. > 0.
+  double lr_factor = 2.0;
+};
+
+// On a plateau of the monitored figure (`patience` epochs in a row without
+// improvement; 0 acts as 1), doubles the batch size from the next epoch on,
+// capped at max_batch_size (no change once there), and scales the lr by
+// lr_factor^log2(new / old): lr_factor for a full doubling, the same rule pro
+// rata for a last, capped step. The plateau count restarts after each change.
+// Throws Error naming "adaptive_batch.<field>" for a bad option.
+class AdaptiveBatch final : public Callback {
+ public:
+  explicit AdaptiveBatch(const AdaptiveBatchOptions& options);
+  std::string name() const override { return "adaptive-batch"; }
+  void OnTrainBegin(TrainContext& ctx) override;
+  void OnEpochEnd(TrainContext& ctx, const EpochStats& stats) override;
+  void SaveState(CallbackState& out) const override;
+  void LoadState(const CallbackState& in) override;
+
+ private:
+  AdaptiveBatchOptions options_;
+  Monitor monitor_;
+  double best_;
+  int wait_ = 0;
+};
+
+// The annealed ("dynamic") Huber loss: its delta moves across the run from
+// delta_start to delta_end. A large delta is MSE-like (quadratic for most
+// residuals), a small one MAE-like; going down starts with MSE's strong
+// gradients and ends robust to outliers, going up does the reverse.
+//   geometric: delta = start x (end / start)^t;  linear: start + (end - start) t
+// with t = (epoch - 1) / (epochs - 1) per epoch (0 for a 1-epoch run), so the
+// first epoch uses start and the last end exactly; or t = ctx.progress() per
+// step. Targets are standardised for regression, so deltas are in standard
+// deviations of the target.
+struct AnnealedHuberOptions {
+  double delta_start = 3.0;         // > 0
+  double delta_end = 0.1;           // > 0
+  std::string curve = "geometric";  // geometric | linear
+  std::string per = "epoch";        // epoch | step
+};
+
+// Sets `loss`'s delta before each epoch or step. `loss` must outlive the
+// callback. Throws Error naming "annealed_huber.<field>" for a bad option.
+class HuberDeltaSchedule final : public Callback {
+ public:
+  HuberDeltaSchedule(AnnealedHuberLoss& loss, const AnnealedHuberOptions& options);
+  std::string name() const override { return "huber-delta"; }
+  void OnEpochBegin(TrainContext& ctx) override;
+  void OnStepBegin(TrainContext& ctx) override;
+  // The delta at fraction t in [0, 1] of the schedule.
+  double DeltaAt(double t) const;
+
+ private:
+  AnnealedHuberLoss* loss_;
+  AnnealedHuberOptions options_;
+};
+
+// ---------------------------------------------------------------------------
+// The training loop
+// ---------------------------------------------------------------------------
+
+// Checkpoints: DIR/checkpoint-epoch-NNNN.safetensors, written atomically after
+// the epochs N = every_epochs, 2 every_epochs, ... (after that epoch's
+// callbacks ran). Each holds the model's weights and buffers ("model.*"), the
+// optimizer's state ("optimizer.*", momentum / Adam moments and step count),
+// each callback's state ("callback.I.*" tensors and JSON values), and in the
+// metadata ("joule_checkpoint", JSON) the epoch, step, lr, lr scale, next
+// batch size, energy and carbon so far, the history, the seed and the model's
+// architecture. The data order needs no more than (seed, epoch): the batch
+// iterator's shuffle depends on nothing else, and checkpoints fall on epoch
+// boundaries, so the iterator's position is always an epoch's start.
+// resume: Fit starts from the latest checkpoint in `dir` (the highest N) and
+// trains epochs N+1..epochs; with no checkpoint there it starts from scratch
+// and says so in FitResult::notes.
+struct CheckpointOptions {
+  std::string dir;       // empty: no checkpoints (and resume is an error)
+  int every_epochs = 0;  // 0: write none; >= 0
+  bool resume = false;
+};
+
+struct FitOptions {
   int epochs = 10;
   std::int64_t batch_size = 128;
-  std::string lr_schedule = "cosine";  // constant | cosine
+  std::uint64_t seed = 1;                     // shuffling; weights are seeded by the caller
+  std::vector<Callback*> callbacks;           // in call order; not owned
+  const MeteringOptions* metering = nullptr;  // null or !enabled: not metered
+  CheckpointOptions checkpoint;
+  // Called after each epoch (partial ones too) once the callbacks' OnEpochEnd
+  // ran: for progress lines.
+  std::function<void(const EpochStats&)> on_epoch;
+};
+
+struct FitResult {
+  std::vector<EpochStats> history;  // every epoch, resumed ones included
+  std::int64_t steps = 0;
+  StopReason stop_reason = StopReason::kEpochLimit;
+  std::string stop_message;    // one line, e.g. "budget 500 J: the next step would reach 503.2 J"
+  int resumed_from_epoch = 0;  // 0: not resumed
+  // True when the last history entry's eval was computed with the model's
+  // final weights (false after a partial epoch or a restore of best weights).
+  bool final_weights_evaluated = false;
+  // Totals over the run (a resumed run adds the checkpoint's figures; the work
+  // between that checkpoint and the interruption is not counted). 0 and ""
+  // when not metered.
+  double energy_j = 0;
+  double co2_g = 0;
+  std::string energy_method;
+  bool energy_estimated = false;   // some source is not "measured:*"
+  double intensity_g_per_kwh = 0;  // mean over the run, before PUE
+  std::string intensity_source;    // CarbonModel::source()
+  double pue = 1;
+  std::vector<std::string> notes;  // meter warnings, resume notes: one line each
+};
+
+// Trains `model` on data.train, evaluating on data.validation (when it has
+// rows) or data.eval after each epoch. The batch iterator shuffles with
+// options.seed. Starts and stops its own Meter when metering is enabled.
+// Throws Error for bad options (epochs < 1, batch_size < 1, a checkpoint that
+// does not match this model or seed), a diverging loss (naming the epoch), or
+// what a callback throws. Deterministic for a given seed and thread count.
+FitResult Fit(Sequential& model, Loss& loss, Optimizer& optimizer, const PreparedData& data,
+              const FitOptions& options);
+
+// ---------------------------------------------------------------------------
+// A whole job
+// ---------------------------------------------------------------------------
+
+// A whole training job as the CLI and the recipes describe it. Field names are
+// the names error messages use ("early_stopping.patience"), so a recipe key
+// should mirror them.
+struct JobConfig {
+  std::string data = "mnist";
+  std::string target;                   // CSV target column
+  std::string task = "classification";  // CSV: classification | regression
+  std::string model = "mlp";            // mlp | cnn
+  // Empty: cross-entropy (classification) or mse (regression). Regression:
+  // mse | mae | huber | log-cosh | annealed-huber.
+  std::string loss;
+  double huber_delta = 1.0;             // huber
+  AnnealedHuberOptions annealed_huber;  // annealed-huber
+  int epochs = 10;
+  std::int64_t batch_size = 128;
+  // constant | step | cosine | one-cycle | reduce-on-plateau (see LrScheduleOptions).
+  std::string lr_schedule = "cosine";
+  LrScheduleOptions lr_schedule_options;
   // SGD with momentum 0.9 at lr 0.05: reaches 98% on MNIST's MLP in 10 epochs.
   OptimizerConfig optimizer{.kind = "sgd", .lr = 0.05, .momentum = 0.9};
   std::string precision = "f32";  // f32 | bf16
   int threads = 0;                // <= 0: all cores
   std::uint64_t seed = 1;
+  // Fraction of the training rows held out (seeded) as the validation split
+  // the callbacks monitor, in [0, 1). 0: they monitor the test / holdout set,
+  // evaluated after every epoch (and the result says so in notes).
+  double validation_fraction = 0;
+  EarlyStoppingOptions early_stopping;
+  TargetOptions target_metric;  // (`target` above is the CSV column)
+  BudgetOptions budget;
+  AdaptiveBatchOptions adaptive_batch;
+  CheckpointOptions checkpoint;
+  MeteringOptions metering;
   std::string save_dir;  // empty: do not save
 };
 
 struct JobResult {
-  EvalResult final_eval;
+  EvalResult final_eval;  // the test / holdout set, with the final weights
   std::string eval_name;  // "test" or "holdout"
   Task task = Task::kClassification;
-  int epochs = 0;
+  int epochs = 0;  // epochs run (a partial one counts), resumed ones included
+  std::int64_t steps = 0;
   double seconds = 0;  // training and per-epoch evaluation, not data loading
   std::int64_t parameters = 0;
   std::vector<EpochStats> history;
+  // Energy and carbon of the training (steps, per-epoch evaluation, callbacks,
+  // checkpoints); not data loading, not the final test evaluation.
+  double energy_j = 0;
+  std::string energy_method;  // "estimated:tdp-model", ...; "" when not metered
+  bool energy_estimated = false;
+  double co2_g = 0;
+  double intensity_g_per_kwh = 0;  // mean over the run, before PUE
+  std::string intensity_source;    // e.g. "world average 475 g/kWh: no location given (...)"
+  double pue = 1;
+  StopReason stop_reason = StopReason::kEpochLimit;
+  std::string stop_message;
+  std::optional<bool> target_reached;  // set when a target was configured
+  int target_epoch = 0;                // the epoch that reached it; 0 if none
+  int best_epoch = 0;                  // early stopping: the epoch whose weights were kept
+  int resumed_from_epoch = 0;
+  std::vector<std::string> notes;  // one line each, for the user
 };
 
-// Validates the config (Error naming the flag and value), loads the data,
-// builds the model from the seed, trains, evaluates, and saves when asked.
-JobResult RunJob(const JobConfig& config, const std::function<void(const EpochStats&)>& on_epoch);
+// Checks every field before anything is loaded: throws Error naming the field
+// (or flag), the value and what is expected.
+void ValidateJobConfig(const JobConfig& config);
+
+// Validates, loads the data, builds the model from the seed, builds the
+// callbacks the config asks for (in this order: lr schedule, Huber delta,
+// budget, target, early stopping, adaptive batch, then `extra_callbacks`),
+// trains with Fit, evaluates on the test / holdout set, and saves when asked.
+// extra_callbacks are not owned (e.g. a live progress line).
+JobResult RunJob(const JobConfig& config, const std::function<void(const EpochStats&)>& on_epoch,
+                 const std::vector<Callback*>& extra_callbacks = {});
 
 }  // namespace joule

@@ -18,5 +18,6 @@ void RegisterEvalCommand(CLI::App& app);
 void RegisterDemoCommand(CLI::App& app);
 void RegisterMeasureCommand(CLI::App& app);
 void RegisterSensorsCommand(CLI::App& app);
+void RegisterStudyCommand(CLI::App& app);
 
 }  // namespace joule::cli

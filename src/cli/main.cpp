@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   joule::cli::RegisterEvalCommand(app);
   joule::cli::RegisterMeasureCommand(app);
   joule::cli::RegisterSensorsCommand(app);
+  joule::cli::RegisterStudyCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

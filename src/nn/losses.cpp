@@ -1,5 +1,6 @@
 // Losses: fused softmax cross-entropy and the regression losses of M3 (MSE,
-// MAE, Huber, log-cosh). Each returns the batch mean and writes dL/dpred.
+// MAE, Huber, log-cosh, and Huber with a movable delta for annealing). Each
+// returns the batch mean and writes dL/dpred.
 //
 // Loss values are accumulated in double from float inputs: the value is what
 // a trainer logs and compares across epochs, and a double sum keeps it
@@ -102,34 +103,40 @@ class SoftmaxCrossEntropy final : public Loss {
 // loss is mean_b f(r_b) and dL/dpred_b = f'(r_b) / B. `Op` supplies f (in
 // double, for the logged value) and f' (in float).
 template <class Op>
+double ComputeRegression(const std::string& name, const Op& op, const Tensor& pred,
+                         const Tensor& target, Tensor& grad) {
+  CheckF32(name, "pred", pred);
+  const Shape& s = pred.shape();
+  bool ok = (s.size() == 1 || (s.size() == 2 && s[1] == 1)) && s[0] > 0;
+  if (!ok) {
+    throw Error(name + " loss: pred has shape " + ShapeString(s) +
+                ", expected [B] or [B, 1] with B >= 1 (one output per row); a model with "
+                "several outputs needs a final Linear to one output");
+  }
+  const std::int64_t batch = s[0];
+  CheckTarget(name, pred, target, batch);
+  grad.Resize(s, DType::kF32);
+  const float* p = pred.f32();
+  const float* t = target.f32();
+  float* g = grad.f32();
+  const float inv_batch = 1.0f / static_cast<float>(batch);
+  double total = 0.0;
+  for (std::int64_t b = 0; b < batch; ++b) {
+    const float r = p[b] - t[b];
+    total += op.Value(static_cast<double>(p[b]) - t[b]);
+    g[b] = op.Grad(r) * inv_batch;
+  }
+  return total / static_cast<double>(batch);
+}
+
+template <class Op>
 class RegressionLoss final : public Loss {
  public:
   explicit RegressionLoss(Op op) : op_(op) {}
   std::string name() const override { return Op::kName; }
 
   double Compute(const Tensor& pred, const Tensor& target, Tensor& grad) override {
-    CheckF32(name(), "pred", pred);
-    const Shape& s = pred.shape();
-    bool ok = (s.size() == 1 || (s.size() == 2 && s[1] == 1)) && s[0] > 0;
-    if (!ok) {
-      throw Error(name() + " loss: pred has shape " + ShapeString(s) +
-                  ", expected [B] or [B, 1] with B >= 1 (one output per row); a model with "
-                  "several outputs needs a final Linear to one output");
-    }
-    const std::int64_t batch = s[0];
-    CheckTarget(name(), pred, target, batch);
-    grad.Resize(s, DType::kF32);
-    const float* p = pred.f32();
-    const float* t = target.f32();
-    float* g = grad.f32();
-    const float inv_batch = 1.0f / static_cast<float>(batch);
-    double total = 0.0;
-    for (std::int64_t b = 0; b < batch; ++b) {
-      const float r = p[b] - t[b];
-      total += op_.Value(static_cast<double>(p[b]) - t[b]);
-      g[b] = op_.Grad(r) * inv_batch;
-    }
-    return total / static_cast<double>(batch);
+    return ComputeRegression(name(), op_, pred, target, grad);
   }
 
  private:
@@ -175,6 +182,32 @@ struct LogCoshOp {
   float Grad(float r) const { return std::tanh(r); }
 };
 
+void CheckHuberDelta(const char* loss, double delta) {
+  if (!(delta > 0.0) || !std::isfinite(delta)) {
+    throw Error(std::string(loss) + " loss: delta = " + FormatDouble(delta) +
+                ", expected a positive finite number (1.0 is the usual choice)");
+  }
+}
+
+// Huber with a delta the trainer may move between batches. The same HuberOp
+// as MakeHuber, so at any fixed delta both compute the same bits.
+class AnnealedHuber final : public AnnealedHuberLoss {
+ public:
+  explicit AnnealedHuber(double delta) { set_delta(delta); }
+  std::string name() const override { return "annealed-huber"; }
+  double Compute(const Tensor& pred, const Tensor& target, Tensor& grad) override {
+    return ComputeRegression(name(), op_, pred, target, grad);
+  }
+  void set_delta(double delta) override {
+    CheckHuberDelta("annealed-huber", delta);
+    op_.delta = delta;
+  }
+  double delta() const override { return op_.delta; }
+
+ private:
+  HuberOp op_{1.0};
+};
+
 }  // namespace
 
 std::unique_ptr<Loss> MakeSoftmaxCrossEntropy() { return std::make_unique<SoftmaxCrossEntropy>(); }
@@ -184,15 +217,16 @@ std::unique_ptr<Loss> MakeMse() { return std::make_unique<RegressionLoss<MseOp>>
 std::unique_ptr<Loss> MakeMae() { return std::make_unique<RegressionLoss<MaeOp>>(MaeOp{}); }
 
 std::unique_ptr<Loss> MakeHuber(double delta) {
-  if (!(delta > 0.0) || !std::isfinite(delta)) {
-    throw Error("huber loss: delta = " + FormatDouble(delta) +
-                ", expected a positive finite number (1.0 is the usual choice)");
-  }
+  CheckHuberDelta("huber", delta);
   return std::make_unique<RegressionLoss<HuberOp>>(HuberOp{delta});
 }
 
 std::unique_ptr<Loss> MakeLogCosh() {
   return std::make_unique<RegressionLoss<LogCoshOp>>(LogCoshOp{});
+}
+
+std::unique_ptr<AnnealedHuberLoss> MakeAnnealedHuber(double initial_delta) {
+  return std::make_unique<AnnealedHuber>(initial_delta);
 }
 
 std::unique_ptr<Loss> MakeLoss(const std::string& name, double huber_delta) {
@@ -201,8 +235,9 @@ std::unique_ptr<Loss> MakeLoss(const std::string& name, double huber_delta) {
   if (name == "mae") return MakeMae();
   if (name == "huber") return MakeHuber(huber_delta);
   if (name == "log-cosh") return MakeLogCosh();
+  if (name == "annealed-huber") return MakeAnnealedHuber(huber_delta);
   throw Error("unknown loss '" + name + "': expected one of cross-entropy, mse, mae, huber, " +
-              "log-cosh");
+              "log-cosh, annealed-huber");
 }
 
 }  // namespace joule

@@ -1,77 +1,219 @@
+// A whole training job: validate the config, load the data, build the model,
+// the loss, the optimizer and the callbacks, train, evaluate, save.
+#include <cmath>
+#include <cstdio>
+
 #include "joule/train.hpp"
 #include "joule/util.hpp"
 
 namespace joule {
 namespace {
 
-void Validate(const JobConfig& c) {
-  auto bad = [](const std::string& flag, const std::string& value, const std::string& want) {
-    throw Error(flag + " " + value + ": " + want);
-  };
-  if (c.epochs < 1) bad("--epochs", std::to_string(c.epochs), "must be at least 1");
-  if (c.batch_size < 1) bad("--batch", std::to_string(c.batch_size), "must be at least 1");
-  if (!(c.optimizer.lr > 0)) bad("--lr", std::to_string(c.optimizer.lr), "must be positive");
-  if (c.optimizer.momentum < 0 || c.optimizer.momentum >= 1) {
-    bad("--momentum", std::to_string(c.optimizer.momentum), "must be in [0, 1)");
+std::string Num(double value) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof(buffer), "%g", value);
+  return buffer;
+}
+
+[[noreturn]] void Bad(const std::string& field, const std::string& value, const std::string& want) {
+  throw Error(field + " = " + value + ": " + want);
+}
+
+bool IsRegressionLoss(const std::string& name) {
+  return name == "mse" || name == "mae" || name == "huber" || name == "log-cosh" ||
+         name == "annealed-huber";
+}
+
+// The callbacks a config asks for, in RunJob's documented order. Constructing
+// them validates their options, so ValidateJobConfig builds them too.
+struct JobCallbacks {
+  std::unique_ptr<Callback> schedule;
+  std::unique_ptr<HuberDeltaSchedule> huber_delta;
+  std::unique_ptr<Budget> budget;
+  std::unique_ptr<TargetStop> target;
+  std::unique_ptr<EarlyStopping> early_stopping;
+  std::unique_ptr<AdaptiveBatch> adaptive_batch;
+
+  std::vector<Callback*> List() const {
+    std::vector<Callback*> list;
+    for (Callback* c : std::initializer_list<Callback*>{
+             schedule.get(), huber_delta.get(), budget.get(), target.get(), early_stopping.get(),
+             adaptive_batch.get()}) {
+      if (c != nullptr) list.push_back(c);
+    }
+    return list;
   }
-  if (c.optimizer.weight_decay < 0) {
-    bad("--weight-decay", std::to_string(c.optimizer.weight_decay), "must be >= 0");
+};
+
+// `annealed` is null while only validating.
+JobCallbacks MakeJobCallbacks(const JobConfig& c, AnnealedHuberLoss* annealed) {
+  JobCallbacks cb;
+  cb.schedule = MakeLrSchedule(c.lr_schedule, c.lr_schedule_options);
+  if (c.loss == "annealed-huber") {
+    if (annealed != nullptr) {
+      cb.huber_delta = std::make_unique<HuberDeltaSchedule>(*annealed, c.annealed_huber);
+    } else {
+      std::unique_ptr<AnnealedHuberLoss> probe = MakeAnnealedHuber(1.0);
+      HuberDeltaSchedule check(*probe, c.annealed_huber);
+    }
   }
-  if (!(c.huber_delta > 0)) bad("--huber-delta", std::to_string(c.huber_delta), "must be positive");
+  if (c.budget.energy_j || c.budget.co2_g) cb.budget = std::make_unique<Budget>(c.budget);
+  if (c.target_metric.value) cb.target = std::make_unique<TargetStop>(c.target_metric);
+  if (c.early_stopping.enabled)
+    cb.early_stopping = std::make_unique<EarlyStopping>(c.early_stopping);
+  if (c.adaptive_batch.enabled)
+    cb.adaptive_batch = std::make_unique<AdaptiveBatch>(c.adaptive_batch);
+  return cb;
+}
+
+void ValidateMetering(const MeteringOptions& m) {
+  if (!(m.interval_s >= 0.01 && m.interval_s <= 3600)) {
+    Bad("metering.interval_s", Num(m.interval_s), "expected seconds in [0.01, 3600] (e.g. 0.5)");
+  }
 }
 
 }  // namespace
 
-JobResult RunJob(const JobConfig& config, const std::function<void(const EpochStats&)>& on_epoch) {
-  Validate(config);
+void ValidateJobConfig(const JobConfig& c) {
+  if (c.epochs < 1) Bad("--epochs", std::to_string(c.epochs), "must be at least 1");
+  if (c.batch_size < 1) Bad("--batch", std::to_string(c.batch_size), "must be at least 1");
+  if (!(c.optimizer.lr > 0)) Bad("--lr", Num(c.optimizer.lr), "must be positive");
+  if (c.optimizer.momentum < 0 || c.optimizer.momentum >= 1) {
+    Bad("--momentum", Num(c.optimizer.momentum), "must be in [0, 1)");
+  }
+  if (c.optimizer.weight_decay < 0) {
+    Bad("--weight-decay", Num(c.optimizer.weight_decay), "must be >= 0");
+  }
+  if (!(c.huber_delta > 0)) Bad("--huber-delta", Num(c.huber_delta), "must be positive");
+  if (!c.loss.empty() && c.loss != "cross-entropy" && !IsRegressionLoss(c.loss)) {
+    Bad("loss", "'" + c.loss + "'",
+        "expected cross-entropy (classification) or mse, mae, huber, log-cosh, annealed-huber "
+        "(regression)");
+  }
+  if (!(c.validation_fraction >= 0 && c.validation_fraction < 1)) {
+    Bad("validation_fraction", Num(c.validation_fraction),
+        "expected a fraction in [0, 1) of the training rows (e.g. 0.1; 0: none)");
+  }
+  if (c.checkpoint.every_epochs < 0) {
+    Bad("checkpoint.every_epochs", std::to_string(c.checkpoint.every_epochs),
+        "expected >= 0 (0: no checkpoints)");
+  }
+  if ((c.checkpoint.every_epochs > 0 || c.checkpoint.resume) && c.checkpoint.dir.empty()) {
+    Bad("checkpoint.dir", "''", "give the directory to write checkpoints to and resume from");
+  }
+  if (c.metering.enabled) {
+    ValidateMetering(c.metering);
+    // Resolving reads only the tables the options name; it fails here, before
+    // the data is loaded, for an unknown country or region.
+    CarbonModel::Resolve(c.metering.carbon, DataDir());
+  }
+  if ((c.budget.energy_j || c.budget.co2_g) && !c.metering.enabled) {
+    Bad("metering.enabled", "false", "a budget needs the meter: enable it or remove the budget");
+  }
+  ParsePrecision(c.precision);
+  MakeOptimizer(c.optimizer);
+  MakeJobCallbacks(c, nullptr);
+}
+
+JobResult RunJob(const JobConfig& config, const std::function<void(const EpochStats&)>& on_epoch,
+                 const std::vector<Callback*>& extra_callbacks) {
+  ValidateJobConfig(config);
   Precision precision = ParsePrecision(config.precision);
   std::unique_ptr<Optimizer> optimizer = MakeOptimizer(config.optimizer);
-  ScheduledLr(config.lr_schedule, config.optimizer.lr, 0, 1);  // rejects a bad name before loading data
   SetNumThreads(config.threads);
 
-  PreparedData data = PrepareData(config.data, config.target, config.task, config.seed);
+  PreparedData data =
+      PrepareData(config.data, config.target, config.task, config.seed, config.validation_fraction);
+  const bool classification = data.train.task == Task::kClassification;
   std::string loss_name = config.loss;
-  if (loss_name.empty()) loss_name = data.train.task == Task::kClassification ? "cross-entropy" : "mse";
-  if (data.train.task == Task::kClassification && loss_name != "cross-entropy") {
+  if (loss_name.empty()) loss_name = classification ? "cross-entropy" : "mse";
+  if (classification && loss_name != "cross-entropy") {
     throw Error("--loss " + loss_name + " is a regression loss; classification uses cross-entropy");
   }
+  if (!classification && loss_name == "cross-entropy") {
+    throw Error(
+        "--loss cross-entropy is a classification loss; regression uses mse, mae, huber, "
+        "log-cosh or annealed-huber");
+  }
   std::unique_ptr<Loss> loss = MakeLoss(loss_name, config.huber_delta);
+  JobCallbacks callbacks = MakeJobCallbacks(config, dynamic_cast<AnnealedHuberLoss*>(loss.get()));
 
   Rng rng(config.seed);
-  std::int64_t outputs = data.train.task == Task::kClassification ? data.train.num_classes : 1;
+  std::int64_t outputs = classification ? data.train.num_classes : 1;
   Sequential model = MakeModel(config.model, data.train.x.shape(), outputs, rng);
   model.SetPrecision(precision);
 
-  TrainOptions options;
+  FitOptions options;
   options.epochs = config.epochs;
   options.batch_size = config.batch_size;
   options.seed = config.seed;
-  options.lr_schedule = config.lr_schedule;
+  options.callbacks = callbacks.List();
+  for (Callback* c : extra_callbacks) options.callbacks.push_back(c);
+  options.metering = &config.metering;
+  options.checkpoint = config.checkpoint;
+  options.on_epoch = on_epoch;
 
   JobResult result;
   result.parameters = model.ParameterCount();
   result.task = data.train.task;
   result.eval_name = data.eval_name;
   double start = MonotonicSeconds();
-  result.history = Fit(model, *loss, *optimizer, data, options, on_epoch);
+  FitResult fit = Fit(model, *loss, *optimizer, data, options);
   result.seconds = MonotonicSeconds() - start;
+
+  // The monitored set was the test / holdout set itself when there is no
+  // validation split; its last evaluation can be reused if it saw these weights.
+  if (data.validation.rows() == 0 && fit.final_weights_evaluated) {
+    result.final_eval = fit.history.back().eval;
+  } else {
+    result.final_eval = Evaluate(model, *loss, data.eval, data.target_scaler);
+  }
+  result.history = std::move(fit.history);
   result.epochs = static_cast<int>(result.history.size());
-  result.final_eval = result.history.back().eval;
+  result.steps = fit.steps;
+  result.energy_j = fit.energy_j;
+  result.energy_method = fit.energy_method;
+  result.energy_estimated = fit.energy_estimated;
+  result.co2_g = fit.co2_g;
+  result.intensity_g_per_kwh = fit.intensity_g_per_kwh;
+  result.intensity_source = fit.intensity_source;
+  result.pue = fit.pue;
+  result.stop_reason = fit.stop_reason;
+  result.stop_message = fit.stop_message;
+  result.resumed_from_epoch = fit.resumed_from_epoch;
+  result.notes = std::move(fit.notes);
+  if (callbacks.target) {
+    result.target_reached = callbacks.target->reached();
+    result.target_epoch = callbacks.target->reached_epoch();
+    if (!callbacks.target->reached()) {
+      int epochs_run = result.history.empty() ? 0 : result.history.back().epoch;
+      result.notes.push_back("target: " + callbacks.target->Summary(data.train.task, epochs_run) +
+                             "; the run stopped at " +
+                             (result.stop_reason == StopReason::kEpochLimit ? "the epoch limit"
+                                                                            : result.stop_message));
+    }
+  }
+  if (callbacks.early_stopping) result.best_epoch = callbacks.early_stopping->best_epoch();
+  bool monitors = callbacks.target || callbacks.early_stopping || callbacks.adaptive_batch ||
+                  config.lr_schedule == "reduce-on-plateau";
+  if (monitors && data.validation.rows() == 0) {
+    result.notes.push_back("the callbacks monitored the " + data.eval_name +
+                           " set: set validation_fraction (e.g. 0.1) to hold out a validation "
+                           "split and keep the " +
+                           data.eval_name + " set unseen");
+  }
 
   if (!config.save_dir.empty()) {
-    nlohmann::json meta = {{"data", config.data},       {"target", config.target},
-                           {"task", config.task},       {"model", config.model},
-                           {"loss", loss_name},         {"precision", config.precision},
-                           {"epochs", result.epochs},   {"seed", config.seed},
-                           {"eval_name", data.eval_name}};
-    if (data.train.task == Task::kRegression) {
+    nlohmann::json meta = {
+        {"data", config.data},     {"target", config.target}, {"task", config.task},
+        {"model", config.model},   {"loss", loss_name},       {"precision", config.precision},
+        {"epochs", result.epochs}, {"seed", config.seed},     {"eval_name", data.eval_name}};
+    if (!classification) {
       meta["target_mean"] = data.target_scaler.mean;
       meta["target_stddev"] = data.target_scaler.stddev;
     }
-    {
-      meta["feature_mean"] = data.normalizer.mean;
-      meta["feature_stddev"] = data.normalizer.stddev;
-    }
+    meta["feature_mean"] = data.normalizer.mean;
+    meta["feature_stddev"] = data.normalizer.stddev;
     SaveModel(model, config.save_dir, meta);
   }
   return result;

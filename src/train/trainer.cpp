@@ -1,14 +1,23 @@
+// The training loop: data preparation, evaluation, and Fit, which drives the
+// callbacks, the meter and the checkpoints.
 #include <algorithm>
 #include <cmath>
+#include <optional>
 
 #include "joule/train.hpp"
 #include "joule/util.hpp"
+#include "train/checkpoint.hpp"
+#include "train/train_meter.hpp"
 
 namespace joule {
 namespace {
 
+using train_internal::EnergyFigures;
+using train_internal::TrainMeter;
+
 bool EndsWith(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 Task ParseTask(const std::string& task) {
@@ -30,56 +39,57 @@ std::int64_t CountCorrect(const Tensor& pred, const Tensor& target) {
   return correct;
 }
 
-}  // namespace
+// The validation split draws from its own stream of the seed, so that it does
+// not mirror the CSV's train/holdout split, which uses the seed itself.
+constexpr std::uint64_t kValidationSeedSalt = 0x76616c6964ULL;  // "valid"
 
-double ScheduledLr(const std::string& schedule, double base_lr, std::int64_t step,
-                   std::int64_t total_steps) {
-  if (schedule == "constant") return base_lr;
-  if (schedule == "cosine") {
-    double progress = static_cast<double>(step) / static_cast<double>(std::max<std::int64_t>(total_steps, 1));
-    return base_lr * 0.5 * (1.0 + std::cos(3.141592653589793 * progress));
-  }
-  throw Error("unknown learning-rate schedule '" + schedule + "': expected constant or cosine");
+EnergyFigures Plus(const EnergyFigures& a, const EnergyFigures& b) {
+  return {a.energy_j + b.energy_j, a.co2_g + b.co2_g};
 }
 
+}  // namespace
+
 PreparedData PrepareData(const std::string& data, const std::string& target,
-                         const std::string& task, std::uint64_t seed) {
+                         const std::string& task, std::uint64_t seed, double validation_fraction) {
+  if (!(validation_fraction >= 0 && validation_fraction < 1)) {
+    throw Error("validation_fraction = " + std::to_string(validation_fraction) +
+                ": expected a fraction in [0, 1) of the training rows (e.g. 0.1; 0: none)");
+  }
   PreparedData out;
+  Dataset train;
   if (EndsWith(data, ".csv")) {
-    if (target.empty()) throw Error("--data " + data + " is a table: name its target with --target COLUMN");
+    if (target.empty())
+      throw Error("--data " + data + " is a table: name its target with --target COLUMN");
     Dataset all = LoadCsv(data, target, ParseTask(task));
-    auto [train, eval] = SplitTrainValidation(all, 0.2, seed);
-    out.normalizer = Normalizer::Fit(train);
-    out.normalizer.Apply(train);
-    out.normalizer.Apply(eval);
-    if (train.task == Task::kRegression) {
-      out.target_scaler = TargetScaler::Fit(train);
-      out.target_scaler.Apply(train);
-      out.target_scaler.Apply(eval);
-    }
-    out.train = std::move(train);
-    out.eval = std::move(eval);
+    std::tie(train, out.eval) = SplitTrainValidation(all, 0.2, seed);
     out.eval_name = "holdout";
-    return out;
-  }
-  if (data == "mnist") {
-    out.train = LoadMnist(true);
-    out.eval = LoadMnist(false);
   } else {
-    out.train = LoadIdxDir(data, true);
-    out.eval = LoadIdxDir(data, false);
+    train = data == "mnist" ? LoadMnist(true) : LoadIdxDir(data, true);
+    out.eval = data == "mnist" ? LoadMnist(false) : LoadIdxDir(data, false);
+    out.eval_name = "test";
   }
-  // One mean and stddev over all pixels (MNIST: 0.1307, 0.3081), fitted on
-  // the training split only.
-  out.normalizer = Normalizer::FitGlobal(out.train);
-  out.normalizer.Apply(out.train);
-  out.normalizer.Apply(out.eval);
-  out.eval_name = "test";
+  if (validation_fraction > 0) {
+    std::tie(out.train, out.validation) =
+        SplitTrainValidation(train, validation_fraction, seed ^ kValidationSeedSalt);
+  } else {
+    out.train = std::move(train);
+  }
+  // Transforms are fitted on the training split only. Images get one mean and
+  // stddev over all pixels (MNIST: 0.1307, 0.3081).
+  bool images = out.train.x.rank() > 2;
+  out.normalizer = images ? Normalizer::FitGlobal(out.train) : Normalizer::Fit(out.train);
+  bool regression = out.train.task == Task::kRegression;
+  if (regression) out.target_scaler = TargetScaler::Fit(out.train);
+  for (Dataset* d : {&out.train, &out.validation, &out.eval}) {
+    if (d->rows() == 0) continue;
+    out.normalizer.Apply(*d);
+    if (regression) out.target_scaler.Apply(*d);
+  }
   return out;
 }
 
-EvalResult Evaluate(Sequential& model, Loss& loss, const Dataset& data,
-                    const TargetScaler& scaler, std::int64_t batch) {
+EvalResult Evaluate(Sequential& model, Loss& loss, const Dataset& data, const TargetScaler& scaler,
+                    std::int64_t batch) {
   EvalResult r;
   BatchIterator it(data, batch, /*shuffle=*/false, 0);
   it.StartEpoch(0);
@@ -110,49 +120,257 @@ EvalResult Evaluate(Sequential& model, Loss& loss, const Dataset& data,
   return r;
 }
 
-std::vector<EpochStats> Fit(Sequential& model, Loss& loss, Optimizer& optimizer,
-                            const PreparedData& data, const TrainOptions& options,
-                            const std::function<void(const EpochStats&)>& on_epoch) {
-  std::vector<Parameter*> params = model.Parameters();
-  BatchIterator it(data.train, options.batch_size, /*shuffle=*/true, options.seed);
-  Tensor x, y, grad;
-  std::vector<EpochStats> history;
-  const double base_lr = optimizer.lr();
-  const std::int64_t total_steps = it.batches_per_epoch() * options.epochs;
-  ScheduledLr(options.lr_schedule, base_lr, 0, total_steps);  // validates the name up front
-  std::int64_t step = 0;
-  for (int epoch = 1; epoch <= options.epochs; ++epoch) {
-    double start = MonotonicSeconds();
-    it.StartEpoch(epoch);
-    double loss_sum = 0;
-    std::int64_t rows = 0, correct = 0;
-    while (it.Next(x, y)) {
-      optimizer.set_lr(ScheduledLr(options.lr_schedule, base_lr, step++, total_steps));
-      const Tensor& pred = model.Forward(x, /*training=*/true);
-      std::int64_t b = x.dim(0);
-      double batch_loss = loss.Compute(pred, y, grad);
-      if (!std::isfinite(batch_loss)) {
-        throw Error("training diverged at epoch " + std::to_string(epoch) +
-                    " (loss is " + std::to_string(batch_loss) + "): lower --lr");
-      }
-      if (data.train.task == Task::kClassification) correct += CountCorrect(pred, y);
-      loss_sum += batch_loss * static_cast<double>(b);
-      rows += b;
-      model.Backward(grad);
-      optimizer.Step(params);
+namespace {
+
+// One Fit call's state; Run is the loop.
+class FitLoop {
+ public:
+  FitLoop(Sequential& model, Loss& loss, Optimizer& optimizer, const PreparedData& data,
+          const FitOptions& options)
+      : model_(model),
+        loss_(loss),
+        optimizer_(optimizer),
+        data_(data),
+        options_(options),
+        params_(model.Parameters()),
+        batches_(data.train, options.batch_size, /*shuffle=*/true, options.seed),
+        ctx_(model, optimizer, data.train.task, options.epochs, optimizer.lr()),
+        annealed_(dynamic_cast<AnnealedHuberLoss*>(&loss)) {
+    use_validation_ = data.validation.rows() > 0;
+    monitor_set_ = use_validation_ ? &data.validation : &data.eval;
+    monitor_name_ = use_validation_ ? "validation" : data.eval_name;
+    if (options.metering != nullptr && options.metering->enabled) {
+      meter_.emplace(*options.metering);
+      ctx_.set_metered(true);
     }
-    EpochStats s;
-    s.epoch = epoch;
-    s.train_loss = loss_sum / static_cast<double>(std::max<std::int64_t>(rows, 1));
-    s.train_accuracy = static_cast<double>(correct) / static_cast<double>(std::max<std::int64_t>(rows, 1));
-    s.eval = Evaluate(model, loss, data.eval, data.target_scaler);
-    s.seconds = MonotonicSeconds() - start;
-    s.batch_size = options.batch_size;
-    s.lr = optimizer.lr();
-    history.push_back(s);
-    if (on_epoch) on_epoch(s);
   }
-  return history;
+
+  FitResult Run();
+
+ private:
+  void Resume();
+  void PrimeOptimizer();
+  EnergyFigures Now() { return meter_ ? Plus(meter_->Estimate(), offset_) : EnergyFigures{}; }
+  EnergyFigures Fresh() { return meter_ ? Plus(meter_->Sample(), offset_) : EnergyFigures{}; }
+  // Trains one epoch; returns its figures (evaluated unless it ended partial).
+  EpochStats RunEpoch(int epoch);
+  void Finish();
+
+  Sequential& model_;
+  Loss& loss_;
+  Optimizer& optimizer_;
+  const PreparedData& data_;
+  const FitOptions& options_;
+  std::vector<Parameter*> params_;
+  BatchIterator batches_;
+  TrainContext ctx_;
+  AnnealedHuberLoss* annealed_;
+  bool use_validation_ = false;
+  const Dataset* monitor_set_ = nullptr;
+  std::string monitor_name_;
+  std::optional<TrainMeter> meter_;
+  EnergyFigures offset_;     // figures carried over from a checkpoint
+  EnergyFigures epoch_end_;  // totals at the previous epoch's end
+  int first_epoch_ = 1;
+  FitResult result_;
+  Tensor x_, y_, grad_;
+};
+
+FitResult FitLoop::Run() {
+  for (Callback* cb : options_.callbacks) cb->OnTrainBegin(ctx_);
+  if (options_.checkpoint.resume) Resume();
+  if (meter_) meter_->Start();
+  epoch_end_ = offset_;
+  ctx_.SetEnergy(offset_.energy_j, offset_.co2_g);
+  for (int epoch = first_epoch_; epoch <= options_.epochs && !ctx_.stop_requested(); ++epoch) {
+    EpochStats stats = RunEpoch(epoch);
+    ctx_.AppendHistory(stats);
+    if (!stats.partial) {
+      for (Callback* cb : options_.callbacks) cb->OnEpochEnd(ctx_, stats);
+      const CheckpointOptions& c = options_.checkpoint;
+      if (c.every_epochs > 0 && epoch % c.every_epochs == 0) {
+        train_internal::CheckpointState state;
+        state.epoch = epoch;
+        state.step = ctx_.step();
+        state.lr = optimizer_.lr();
+        state.lr_scale = ctx_.lr_scale();
+        state.next_batch_size = ctx_.next_batch_size();
+        state.energy_j = ctx_.energy_j();
+        state.co2_g = ctx_.co2_g();
+        state.seed = options_.seed;
+        state.history = ctx_.history();
+        train_internal::WriteCheckpoint(c.dir, state, model_, optimizer_, options_.callbacks);
+      }
+    }
+    if (ctx_.next_batch_size() != batches_.batch_size()) {
+      batches_.set_batch_size(ctx_.next_batch_size());
+    }
+    if (options_.on_epoch) options_.on_epoch(stats);
+  }
+  Finish();
+  return std::move(result_);
+}
+
+EpochStats FitLoop::RunEpoch(int epoch) {
+  double start = MonotonicSeconds();
+  batches_.StartEpoch(epoch);
+  ctx_.BeginEpoch(epoch, batches_.batch_size(), batches_.batches_per_epoch());
+  for (Callback* cb : options_.callbacks) cb->OnEpochBegin(ctx_);
+  const bool classification = data_.train.task == Task::kClassification;
+  double loss_sum = 0;
+  std::int64_t rows = 0, correct = 0;
+  EnergyFigures before = Now();
+  double lr = optimizer_.lr();
+  while (!ctx_.stop_requested() && batches_.Next(x_, y_)) {
+    for (Callback* cb : options_.callbacks) cb->OnStepBegin(ctx_);
+    lr = optimizer_.lr();
+    const Tensor& pred = model_.Forward(x_, /*training=*/true);
+    const std::int64_t b = x_.dim(0);
+    const double batch_loss = loss_.Compute(pred, y_, grad_);
+    if (!std::isfinite(batch_loss)) {
+      throw Error("training diverged at epoch " + std::to_string(epoch) + " (loss is " +
+                  std::to_string(batch_loss) + "): lower --lr");
+    }
+    if (classification) correct += CountCorrect(pred, y_);
+    loss_sum += batch_loss * static_cast<double>(b);
+    rows += b;
+    model_.Backward(grad_);
+    optimizer_.Step(params_);
+    // The step's energy runs from the end of the previous step (or the
+    // epoch's start), so it includes this step's OnStepBegin hooks.
+    const EnergyFigures after = Now();
+    const double step_j = after.energy_j - before.energy_j;
+    const double step_g = after.co2_g - before.co2_g;
+    ctx_.EndStep(step_j, step_g, after.energy_j, after.co2_g);
+    before = after;
+    const StepStats step{.step = ctx_.step(),
+                         .step_in_epoch = ctx_.step_in_epoch(),
+                         .rows = b,
+                         .loss = batch_loss,
+                         .lr = lr,
+                         .energy_j = step_j,
+                         .co2_g = step_g};
+    for (Callback* cb : options_.callbacks) cb->OnStepEnd(ctx_, step);
+  }
+  EpochStats s;
+  s.epoch = epoch;
+  s.train_loss = loss_sum / static_cast<double>(std::max<std::int64_t>(rows, 1));
+  s.train_accuracy =
+      static_cast<double>(correct) / static_cast<double>(std::max<std::int64_t>(rows, 1));
+  s.eval_name = monitor_name_;
+  s.batch_size = ctx_.batch_size();
+  s.steps = ctx_.step_in_epoch();
+  s.lr = lr;
+  s.loss_delta = annealed_ != nullptr ? annealed_->delta() : 0.0;
+  s.partial = ctx_.step_in_epoch() < ctx_.steps_in_epoch();
+  if (!s.partial) s.eval = Evaluate(model_, loss_, *monitor_set_, data_.target_scaler);
+  s.seconds = MonotonicSeconds() - start;
+  if (meter_) {
+    EnergyFigures total = Fresh();
+    s.energy_j = total.energy_j - epoch_end_.energy_j;
+    s.co2_g = total.co2_g - epoch_end_.co2_g;
+    s.total_energy_j = total.energy_j;
+    s.total_co2_g = total.co2_g;
+    s.energy_method = meter_->method();
+    ctx_.SetEnergy(total.energy_j, total.co2_g);
+    epoch_end_ = total;
+  }
+  return s;
+}
+
+// Makes optimizer.State() list every tensor (it is empty until the first
+// Step) with one Step at lr 0 on zero gradients. The weights this may touch
+// and the state it creates are all overwritten from the checkpoint next.
+void FitLoop::PrimeOptimizer() {
+  for (Parameter* p : params_) {
+    p->grad.Resize(p->value.shape(), DType::kF32);
+    p->grad.Zero();
+  }
+  double lr = optimizer_.lr();
+  optimizer_.set_lr(0);
+  optimizer_.Step(params_);
+  optimizer_.set_lr(lr);
+}
+
+void FitLoop::Resume() {
+  const CheckpointOptions& c = options_.checkpoint;
+  if (c.dir.empty())
+    throw Error("checkpoint.resume needs checkpoint.dir, the directory to resume from");
+  std::optional<std::string> path = train_internal::LatestCheckpoint(c.dir);
+  if (!path) {
+    result_.notes.push_back("resume: no checkpoint in " + c.dir + "; training from the start");
+    return;
+  }
+  PrimeOptimizer();
+  train_internal::CheckpointState state =
+      train_internal::ReadCheckpoint(*path, options_.seed, model_, optimizer_, options_.callbacks);
+  if (state.epoch >= options_.epochs) {
+    result_.notes.push_back("resume: " + *path + " is at epoch " + std::to_string(state.epoch) +
+                            ", the run's last; nothing left to train");
+  }
+  optimizer_.set_lr(state.lr);
+  batches_.set_batch_size(state.next_batch_size);
+  offset_ = {state.energy_j, state.co2_g};
+  ctx_.Restore(state.epoch, state.step, state.lr_scale, state.next_batch_size,
+               std::move(state.history));
+  first_epoch_ = state.epoch + 1;
+  result_.resumed_from_epoch = state.epoch;
+  result_.notes.push_back("resumed from " + *path + " (epoch " + std::to_string(state.epoch) +
+                          "); energy spent after that checkpoint by the interrupted run is not "
+                          "counted");
+}
+
+void FitLoop::Finish() {
+  for (Callback* cb : options_.callbacks) cb->OnTrainEnd(ctx_);
+  result_.history = ctx_.history();
+  result_.steps = ctx_.step();
+  result_.stop_reason = ctx_.stop_reason();
+  result_.stop_message = ctx_.stop_requested()
+                             ? ctx_.stop_message()
+                             : "every epoch ran (" + std::to_string(options_.epochs) + ")";
+  bool restored = false;
+  for (Callback* cb : options_.callbacks) {
+    if (auto* es = dynamic_cast<EarlyStopping*>(cb)) restored = restored || es->restored();
+  }
+  result_.final_weights_evaluated =
+      !result_.history.empty() && !result_.history.back().partial && !restored;
+  if (meter_) {
+    EnergyFigures total = Plus(meter_->Stop(), offset_);
+    result_.energy_j = total.energy_j;
+    result_.co2_g = total.co2_g;
+    result_.energy_method = meter_->method();
+    result_.energy_estimated = meter_->estimated();
+    const CarbonModel& carbon = meter_->carbon();
+    result_.intensity_g_per_kwh =
+        carbon.MeanIntensity(meter_->start_unix_s(), meter_->end_unix_s());
+    result_.intensity_source = carbon.source();
+    result_.pue = carbon.pue();
+    for (const std::string& w : meter_->warnings()) result_.notes.push_back("meter: " + w);
+    std::string coverage = carbon.CoverageWarning(meter_->start_unix_s(), meter_->end_unix_s());
+    if (!coverage.empty()) result_.notes.push_back("carbon: " + coverage);
+  }
+}
+
+}  // namespace
+
+FitResult Fit(Sequential& model, Loss& loss, Optimizer& optimizer, const PreparedData& data,
+              const FitOptions& options) {
+  if (options.epochs < 1) {
+    throw Error("epochs = " + std::to_string(options.epochs) + ": expected at least 1");
+  }
+  if (options.batch_size < 1) {
+    throw Error("batch_size = " + std::to_string(options.batch_size) + ": expected at least 1");
+  }
+  if (options.checkpoint.every_epochs < 0) {
+    throw Error("checkpoint.every_epochs = " + std::to_string(options.checkpoint.every_epochs) +
+                ": expected >= 0 (0: no checkpoints)");
+  }
+  if (options.checkpoint.every_epochs > 0 && options.checkpoint.dir.empty()) {
+    throw Error("checkpoint.every_epochs = " + std::to_string(options.checkpoint.every_epochs) +
+                " needs checkpoint.dir, the directory to write them to");
+  }
+  FitLoop loop(model, loss, optimizer, data, options);
+  return loop.Run();
 }
 
 }  // namespace joule

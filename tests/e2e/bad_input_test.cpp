@@ -67,21 +67,21 @@ TEST(BadInput, CsvRaggedRowNamesLine) {
   std::string dir = ScratchDir("csv_ragged");
   WriteBytes(dir + "/t.csv", "a,b,y\n1,2,0\n3,4\n5,6,1\n");
   auto r = RunJoule("train --data " + dir + "/t.csv --target y --epochs 1");
-  ExpectOneLineError(r, "t.csv", "line 3");
+  ExpectOneLineError(r, "t.csv:3:", "t.csv");
 }
 
 TEST(BadInput, CsvNonNumericCellNamesLine) {
   std::string dir = ScratchDir("csv_text");
   WriteBytes(dir + "/t.csv", "a,b,y\n1,2,0\n3,four,1\n");
   auto r = RunJoule("train --data " + dir + "/t.csv --target y --epochs 1");
-  ExpectOneLineError(r, "t.csv", "line 3");
+  ExpectOneLineError(r, "t.csv:3:", "t.csv");
 }
 
 TEST(BadInput, CsvNanNamesLine) {
   std::string dir = ScratchDir("csv_nan");
   WriteBytes(dir + "/t.csv", "a,b,y\n1,2,0\n3,4,1\nnan,6,1\n");
   auto r = RunJoule("train --data " + dir + "/t.csv --target y --epochs 1");
-  ExpectOneLineError(r, "t.csv", "line 4");
+  ExpectOneLineError(r, "t.csv:4:", "NaN");
 }
 
 TEST(BadInput, MissingFileIsNamed) {

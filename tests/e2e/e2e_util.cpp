@@ -1,6 +1,7 @@
 #include "e2e/e2e_util.hpp"
 
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -31,8 +32,11 @@ void WriteBytes(const std::string& path, const std::string& bytes) {
 }
 
 CommandResult RunJoule(const std::string& args) {
+  // ctest runs each test in its own process, several at once: the pid keeps
+  // their scratch directories apart.
   static int counter = 0;
-  std::string base = ScratchDir("run" + std::to_string(counter++));
+  std::string base =
+      ScratchDir("run" + std::to_string(getpid()) + "_" + std::to_string(counter++));
   std::string out = base + "/stdout", err = base + "/stderr";
   std::string cmd = std::string(JOULE_BINARY) + " " + args + " >" + out + " 2>" + err;
   int status = std::system(cmd.c_str());

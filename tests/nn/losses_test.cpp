@@ -227,6 +227,59 @@ TEST(LossesTest, RegressionGradientsMatchFiniteDifferences) {
   }
 }
 
+TEST(LossesTest, AnnealedHuberGradientMatchesFiniteDifferencesAtEachDelta) {
+  Rng rng(5);
+  const float h = 1e-3f;
+  auto loss = MakeAnnealedHuber(3.0);
+  // The delta is moved between checks, as the trainer moves it between
+  // batches; at each fixed delta the gradient must be Huber's.
+  for (double delta : {3.0, 1.0, 0.3, 0.1}) {
+    loss->set_delta(delta);
+    ASSERT_EQ(loss->delta(), delta);
+    for (int trial = 0; trial < 4; ++trial) {
+      const auto batch = static_cast<std::int64_t>(1 + rng.Below(16));
+      auto data = RandomRegression(rng, batch, trial % 2 == 1, [delta](float r) {
+        return std::fabs(std::fabs(r) - delta) > 0.05;
+      });
+      EXPECT_LT(MaxRelativeGradError(*loss, data.pred, data.target, h), kGradTolHuber)
+          << "delta " << delta;
+    }
+  }
+}
+
+TEST(LossesTest, AnnealedHuberAtAFixedDeltaIsBitwiseHuber) {
+  Rng rng(9);
+  auto data = RandomRegression(rng, 16, false, [](float) { return true; });
+  auto annealed = MakeAnnealedHuber(5.0);
+  for (double delta : {0.2, 1.0, 4.0}) {
+    annealed->set_delta(delta);
+    Tensor g1, g2;
+    double v1 = annealed->Compute(data.pred, data.target, g1);
+    double v2 = MakeHuber(delta)->Compute(data.pred, data.target, g2);
+    EXPECT_EQ(v1, v2) << delta;
+    for (std::int64_t i = 0; i < g1.numel(); ++i) EXPECT_EQ(g1.f32()[i], g2.f32()[i]) << i;
+  }
+  // A large delta is MSE / 2 (every residual quadratic); a small one is
+  // about delta x MAE.
+  annealed->set_delta(1e6);
+  Tensor g;
+  EXPECT_NEAR(annealed->Compute(Vec({1, 2, 4}), Vec({0, 2, 1}), g), 10.0 / 3.0 / 2.0, kValueTol);
+  annealed->set_delta(1e-3);
+  EXPECT_NEAR(annealed->Compute(Vec({1, 2, 4}), Vec({0, 2, 1}), g),
+              1e-3 * (4.0 / 3.0) - 0.5e-6 * 2.0 / 3.0, 1e-9);
+}
+
+TEST(LossesTest, AnnealedHuberRejectsABadDeltaAndKeepsTheOldOne) {
+  auto loss = MakeAnnealedHuber(2.0);
+  for (double delta : {0.0, -1.0, std::numeric_limits<double>::quiet_NaN(),
+                       std::numeric_limits<double>::infinity()}) {
+    EXPECT_THROW(loss->set_delta(delta), Error) << delta;
+    EXPECT_THROW(MakeAnnealedHuber(delta), Error) << delta;
+  }
+  EXPECT_EQ(loss->delta(), 2.0);
+  EXPECT_EQ(MakeLoss("annealed-huber", 0.5)->name(), "annealed-huber");
+}
+
 TEST(LossesTest, CrossEntropyGradientMatchesFiniteDifferences) {
   Rng rng(11);
   for (int trial = 0; trial < 8; ++trial) {
@@ -247,7 +300,7 @@ TEST(LossesTest, CrossEntropyGradientMatchesFiniteDifferences) {
 // --- errors -------------------------------------------------------------------
 
 TEST(LossesTest, MakeLossKnowsEveryNameAndListsThemOnError) {
-  for (const char* name : {"cross-entropy", "mse", "mae", "huber", "log-cosh"}) {
+  for (const char* name : {"cross-entropy", "mse", "mae", "huber", "log-cosh", "annealed-huber"}) {
     EXPECT_EQ(MakeLoss(name)->name(), name);
   }
   try {
@@ -255,7 +308,7 @@ TEST(LossesTest, MakeLossKnowsEveryNameAndListsThemOnError) {
     FAIL() << "no Error";
   } catch (const Error& e) {
     EXPECT_THAT(e.what(), HasSubstr("'l2'"));
-    EXPECT_THAT(e.what(), HasSubstr("cross-entropy, mse, mae, huber, log-cosh"));
+    EXPECT_THAT(e.what(), HasSubstr("cross-entropy, mse, mae, huber, log-cosh, annealed-huber"));
   }
 }
 

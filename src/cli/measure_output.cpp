@@ -1,0 +1,369 @@
+#include "cli/measure_output.hpp"
+
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <random>
+#include <sstream>
+
+#include "joule/util.hpp"
+
+namespace joule::cli {
+namespace {
+
+constexpr double kJoulesPerKwh = 3.6e6;
+
+std::string Fmt(const char* format, double value) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, format, value);
+  return buf;
+}
+
+std::string JoinCommand(const std::vector<std::string>& command) {
+  std::string s;
+  for (const std::string& word : command) {
+    if (!s.empty()) s += ' ';
+    s += word;
+  }
+  return s;
+}
+
+// Counted channels grouped by component name, in a fixed order.
+struct ComponentLine {
+  std::string name;  // "cpu", "ram", "gpu0", "system"
+  double energy_j = 0, machine_j = 0;
+  std::string method;
+  bool attributed = false;
+  bool gpu = false;
+};
+
+std::vector<ComponentLine> ComponentLines(const MeterReading& r) {
+  std::vector<ComponentLine> lines;
+  for (Component c : {Component::kCpu, Component::kRam, Component::kSystem}) {
+    ComponentLine line;
+    line.name = ComponentName(c);
+    bool any = false;
+    for (const ChannelEnergy& ch : r.channels) {
+      if (!ch.counted || ch.component != c) continue;
+      any = true;
+      line.attributed = line.attributed || ch.attributed;
+    }
+    if (!any) continue;
+    line.energy_j = r.ComponentJ(c);
+    line.machine_j = r.ComponentMachineJ(c);
+    line.method = r.ComponentMethod(c);
+    lines.push_back(line);
+  }
+  // GPUs one by one: their energy is per device.
+  for (const ChannelEnergy& ch : r.channels) {
+    if (!ch.counted || ch.component != Component::kGpu) continue;
+    lines.push_back({ch.name, ch.energy_j, ch.machine_j, ch.method, false, true});
+  }
+  return lines;
+}
+
+std::vector<std::string> EstimatedMethods(const MeterReading& r) {
+  std::vector<std::string> methods;
+  for (const ChannelEnergy& ch : r.channels) {
+    if (!ch.counted || IsMeasuredMethod(ch.method)) continue;
+    bool seen = false;
+    for (const std::string& m : methods) seen = seen || m == ch.method;
+    if (!seen) methods.push_back(ch.method);
+  }
+  return methods;
+}
+
+std::string NewRunId() {
+  // A random (version 4) UUID, as CodeCarbon's run_id is.
+  std::random_device device;
+  std::uint64_t hi = (static_cast<std::uint64_t>(device()) << 32) | device();
+  std::uint64_t lo = (static_cast<std::uint64_t>(device()) << 32) | device();
+  hi = (hi & ~0xF000ull) | 0x4000ull;
+  lo = (lo & ~(0xC000ull << 48)) | (0x8000ull << 48);
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%08llx-%04llx-%04llx-%04llx-%012llx",
+                static_cast<unsigned long long>(hi >> 32),
+                static_cast<unsigned long long>((hi >> 16) & 0xFFFF),
+                static_cast<unsigned long long>(hi & 0xFFFF),
+                static_cast<unsigned long long>(lo >> 48),
+                static_cast<unsigned long long>(lo & 0xFFFFFFFFFFFFull));
+  return buf;
+}
+
+}  // namespace
+
+HostFacts ReadHostFacts() {
+  HostFacts h;
+  struct utsname u;
+  if (uname(&u) == 0) h.os = std::string(u.sysname) + "-" + u.release + "-" + u.machine;
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  h.cpu_count = n > 0 ? static_cast<int>(n) : 0;
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  for (std::string line; std::getline(cpuinfo, line);) {
+    if (line.rfind("model name", 0) == 0) {
+      std::size_t colon = line.find(':');
+      if (colon != std::string::npos) {
+        h.cpu_model = line.substr(line.find_first_not_of(' ', colon + 1));
+        break;
+      }
+    }
+  }
+  std::ifstream meminfo("/proc/meminfo");
+  double total_kb = 0, available_kb = 0;
+  for (std::string key; meminfo >> key;) {
+    double value = 0;
+    meminfo >> value;
+    if (key == "MemTotal:") total_kb = value;
+    if (key == "MemAvailable:") available_kb = value;
+    meminfo.ignore(1 << 10, '\n');
+  }
+  h.ram_total_gb = total_kb * 1024 / 1e9;
+  h.ram_used_gb = (total_kb - available_kb) * 1024 / 1e9;
+  return h;
+}
+
+std::string FormatSummary(const MeterReading& r, const CarbonModel& carbon, const RunFacts& run) {
+  std::ostringstream out;
+  bool process = r.attribution == Attribution::kProcessTree;
+  out << "joule measure: ";
+  if (run.attached) {
+    out << "process " << run.pid;
+  } else {
+    out << "'" << JoinCommand(run.command) << "'";
+  }
+  out << " for " << Fmt("%.3f", r.duration_s) << " s, " << run.exit_text << "; "
+      << (process ? "its process tree" : "the whole machine") << ", sampled every "
+      << Fmt("%g", run.interval_s) << " s (" << r.samples
+      << (r.samples == 1 ? " sample)\n" : " samples)\n");
+  for (const ComponentLine& line : ComponentLines(r)) {
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "%-7s %12.6g J  %12.6g kWh  %s", line.name.c_str(),
+                  line.energy_j, line.energy_j / kJoulesPerKwh, line.method.c_str());
+    out << "  " << buf;
+    if (line.gpu) {
+      out << "  (whole device, not split by process)";
+    } else if (line.attributed) {
+      out << "  (machine " << Fmt("%.6g", line.machine_j) << " J)";
+    }
+    out << "\n";
+  }
+  char total[160];
+  std::snprintf(total, sizeof total, "  %-7s %12.6g J  %12.6g kWh", "total", r.energy_j,
+                r.energy_j / kJoulesPerKwh);
+  out << total << "\n";
+  if (process) {
+    out << "  process share: " << Fmt("%.1f", 100 * r.cpu_share)
+        << "% of the machine's busy CPU time (" << Fmt("%.2f", r.process_cpu_s) << " of "
+        << Fmt("%.2f", r.machine_busy_cpu_s) << " CPU-seconds); machine load "
+        << Fmt("%.1f", 100 * r.machine_load) << "%\n";
+  } else {
+    out << "  machine load " << Fmt("%.1f", 100 * r.machine_load) << "%\n";
+  }
+  double intensity = carbon.MeanIntensity(r.start_unix_s, r.end_unix_s);
+  out << "  carbon: " << Fmt("%.6g", r.operational_g + r.embodied_g)
+      << " gCO2eq = " << Fmt("%.6g", r.operational_g) << " g operational at "
+      << Fmt("%.4g", intensity) << " g/kWh";
+  if (carbon.pue() != 1.0) out << " x PUE " << Fmt("%g", carbon.pue());
+  out << " + " << Fmt("%.6g", r.embodied_g) << " g embodied; intensity: " << carbon.source()
+      << "\n";
+  std::string coverage = carbon.CoverageWarning(r.start_unix_s, r.end_unix_s);
+  if (!coverage.empty()) out << "  note: " << coverage << "\n";
+  std::vector<std::string> estimated = EstimatedMethods(r);
+  if (!estimated.empty()) {
+    std::string methods;
+    for (const std::string& m : estimated) methods += (methods.empty() ? "" : ", ") + m;
+    out << "  ESTIMATES, not measurements: figures labelled " << methods
+        << " come from a model or a declared figure, not from a power sensor\n";
+    for (const std::string& detail : run.source_details) {
+      if (detail.rfind("measured:", 0) != 0) out << "    " << detail << "\n";
+    }
+  }
+  return out.str();
+}
+
+nlohmann::json SummaryJson(const MeterReading& r, const CarbonModel& carbon, const RunFacts& run) {
+  nlohmann::json j;
+  if (run.attached) {
+    j["pid"] = run.pid;
+  } else {
+    j["command"] = run.command;
+  }
+  j["exit_code"] = run.exit_code;
+  j["duration_s"] = r.duration_s;
+  j["interval_s"] = run.interval_s;
+  j["samples"] = r.samples;
+  j["attribution"] = r.attribution == Attribution::kProcessTree ? "process" : "machine";
+  j["estimated"] = r.estimated;
+  j["energy_j"] = r.energy_j;
+  j["energy_kwh"] = r.energy_j / kJoulesPerKwh;
+  j["machine_energy_j"] = r.machine_energy_j;
+  nlohmann::json components = nlohmann::json::object();
+  for (const ComponentLine& line : ComponentLines(r)) {
+    components[line.name] = {{"energy_j", line.energy_j},
+                             {"energy_kwh", line.energy_j / kJoulesPerKwh},
+                             {"machine_energy_j", line.machine_j},
+                             {"method", line.method},
+                             {"split_by_process", line.attributed}};
+  }
+  j["components"] = components;
+  nlohmann::json channels = nlohmann::json::array();
+  for (const ChannelEnergy& ch : r.channels) {
+    channels.push_back({{"name", ch.name},
+                        {"source", ch.source},
+                        {"method", ch.method},
+                        {"component", ComponentName(ch.component)},
+                        {"counted", ch.counted},
+                        {"split_by_process", ch.attributed},
+                        {"energy_j", ch.energy_j},
+                        {"machine_energy_j", ch.machine_j},
+                        {"detail", ch.detail}});
+  }
+  j["channels"] = channels;
+  j["process_cpu_s"] = r.process_cpu_s;
+  j["machine_busy_cpu_s"] = r.machine_busy_cpu_s;
+  j["process_share"] = r.cpu_share;
+  j["machine_load"] = r.machine_load;
+  j["emissions_g"] = r.operational_g + r.embodied_g;
+  j["operational_g"] = r.operational_g;
+  j["embodied_g"] = r.embodied_g;
+  j["intensity_g_per_kwh"] = carbon.MeanIntensity(r.start_unix_s, r.end_unix_s);
+  j["intensity_source"] = carbon.source();
+  j["pue"] = carbon.pue();
+  j["sources"] = run.source_details;
+  j["warnings"] = run.warnings;
+  return j;
+}
+
+nlohmann::json SampleJson(const MeterReading& r) {
+  nlohmann::json j;
+  j["t_s"] = r.duration_s;
+  j["unix_s"] = r.end_unix_s;
+  j["interval_s"] = r.last_interval_s;
+  j["cpu_share"] = r.last_cpu_share;
+  j["energy_j"] = r.energy_j;
+  j["machine_energy_j"] = r.machine_energy_j;
+  j["operational_g"] = r.operational_g;
+  nlohmann::json channels = nlohmann::json::array();
+  for (const ChannelEnergy& ch : r.channels) {
+    channels.push_back({{"name", ch.name},
+                        {"method", ch.method},
+                        {"power_w", ch.last_power_w},
+                        {"energy_j", ch.energy_j},
+                        {"machine_energy_j", ch.machine_j}});
+  }
+  j["channels"] = channels;
+  return j;
+}
+
+CodeCarbonRow MakeCodeCarbonRow(const MeterReading& r, const CarbonModel& carbon,
+                                const RunFacts& run) {
+  HostFacts host = ReadHostFacts();
+  CodeCarbonRow row;
+  const double pue = carbon.pue();
+  const double duration = r.duration_s;
+  row.timestamp = CodeCarbonTimestamp(r.end_unix_s);
+  row.project_name = run.project_name;
+  row.run_id = NewRunId();
+  row.duration = duration;
+  // CodeCarbon's emissions are operational only (energy_consumed x
+  // intensity); embodied carbon has no column and stays in --json.
+  row.emissions = r.operational_g / 1000.0;
+  row.emissions_rate = duration > 0 ? row.emissions / duration : 0.0;
+  auto fill = [&](Component c, std::optional<double>* power_w, std::optional<double>* energy_kwh) {
+    bool any = false;
+    for (const ChannelEnergy& ch : r.channels) any = any || (ch.counted && ch.component == c);
+    if (!any) return;
+    double joules = r.ComponentJ(c);
+    *power_w = duration > 0 ? joules / duration : 0.0;
+    // CodeCarbon multiplies every energy figure by the PUE before writing it.
+    *energy_kwh = joules / kJoulesPerKwh * pue;
+  };
+  fill(Component::kCpu, &row.cpu_power, &row.cpu_energy);
+  fill(Component::kGpu, &row.gpu_power, &row.gpu_energy);
+  fill(Component::kRam, &row.ram_power, &row.ram_energy);
+  row.energy_consumed = r.energy_j / kJoulesPerKwh * pue;
+  row.country_name = carbon.country_name();
+  row.country_iso_code = carbon.country_iso();
+  row.region = carbon.region();
+  row.cloud_provider = carbon.cloud_provider();
+  row.cloud_region = carbon.cloud_region();
+  row.os = host.os;
+  row.cpu_count = host.cpu_count;
+  row.cpu_model = host.cpu_model;
+  std::map<std::string, int> gpus;
+  int gpu_count = 0;
+  for (const ChannelEnergy& ch : r.channels) {
+    if (ch.component != Component::kGpu) continue;
+    ++gpu_count;
+    ++gpus[ch.detail.substr(0, ch.detail.find(','))];
+  }
+  if (gpu_count > 0) {
+    row.gpu_count = gpu_count;
+    for (const auto& [name, count] : gpus) {
+      row.gpu_model += (row.gpu_model.empty() ? "" : ", ") + std::to_string(count) + " x " + name;
+    }
+  }
+  row.ram_total_size = host.ram_total_gb;
+  row.tracking_mode = r.attribution == Attribution::kProcessTree ? "process" : "machine";
+  row.cpu_utilization_percent = 100 * r.machine_load;
+  if (host.ram_total_gb > 0) {
+    row.ram_utilization_percent = 100 * host.ram_used_gb / host.ram_total_gb;
+    row.ram_used_gb = host.ram_used_gb;
+  }
+  row.on_cloud = carbon.cloud_provider().empty() ? "N" : "Y";
+  row.pue = pue;
+  return row;
+}
+
+std::vector<PromMetric> PrometheusMetrics(const MeterReading& r, const CarbonModel& carbon) {
+  std::vector<PromMetric> m;
+  const char* energy_help =
+      "Energy attributed to the measured processes since the start, by channel; the method "
+      "label says whether it was measured or estimated";
+  for (const ChannelEnergy& ch : r.channels) {
+    if (!ch.counted) continue;
+    m.push_back(
+        {"joule_energy_joules",
+         energy_help,
+         "counter",
+         {{"channel", ch.name}, {"component", ComponentName(ch.component)}, {"method", ch.method}},
+         ch.energy_j});
+  }
+  for (const ChannelEnergy& ch : r.channels) {
+    if (!ch.counted) continue;
+    m.push_back({"joule_machine_power_watts",
+                 "Whole-machine (or whole-device) power over the last sample interval",
+                 "gauge",
+                 {{"channel", ch.name}, {"method", ch.method}},
+                 ch.last_power_w});
+  }
+  m.push_back({"joule_process_cpu_share",
+               "The measured process tree's share of the machine's busy CPU time since the start",
+               "gauge",
+               {},
+               r.cpu_share});
+  m.push_back({"joule_emissions_grams",
+               "Operational plus embodied gCO2eq since the start",
+               "counter",
+               {{"intensity_source", carbon.source()}},
+               r.operational_g + r.embodied_g});
+  m.push_back({"joule_duration_seconds",
+               "Seconds since the measurement started",
+               "gauge",
+               {},
+               r.duration_s});
+  m.push_back(
+      {"joule_samples_total", "Samples taken", "counter", {}, static_cast<double>(r.samples)});
+  m.push_back({"joule_estimated",
+               "1 when some figure is an estimate, not a measurement",
+               "gauge",
+               {},
+               r.estimated ? 1.0 : 0.0});
+  return m;
+}
+
+}  // namespace joule::cli

@@ -1,0 +1,294 @@
+// The stopping and adapting callbacks: early stopping, target, budget,
+// adaptive batch size and the annealed Huber delta. (Learning-rate schedules
+// are in lr_schedules.cpp.)
+#include <cmath>
+#include <cstdio>
+#include <limits>
+
+#include "joule/train.hpp"
+#include "joule/util.hpp"
+
+namespace joule {
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+std::string Num(double value) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof(buffer), "%.6g", value);
+  return buffer;
+}
+
+// JSON has no NaN: "no best yet" is stored as null.
+nlohmann::json NumberOrNull(double value) {
+  return std::isnan(value) ? nlohmann::json(nullptr) : nlohmann::json(value);
+}
+
+double NumberFromJson(const nlohmann::json& values, const char* key) {
+  const nlohmann::json& v = values.at(key);
+  return v.is_null() ? kNaN : v.get<double>();
+}
+
+void RequireNonNegative(const std::string& field, double value) {
+  if (!(value >= 0) || !std::isfinite(value)) {
+    throw Error(field + " = " + Num(value) + ": expected a finite number >= 0");
+  }
+}
+
+void RequirePatience(const std::string& field, int patience) {
+  if (patience < 0) {
+    throw Error(field + " = " + std::to_string(patience) +
+                ": expected a number of epochs >= 0 (e.g. 3)");
+  }
+}
+
+}  // namespace
+
+// --- EarlyStopping ------------------------------------------------------------
+
+EarlyStopping::EarlyStopping(const EarlyStoppingOptions& options)
+    : options_(options), monitor_(options.monitor, "early_stopping.monitor"), best_(kNaN) {
+  RequirePatience("early_stopping.patience", options.patience);
+  RequireNonNegative("early_stopping.min_delta", options.min_delta);
+}
+
+void EarlyStopping::OnTrainBegin(TrainContext&) {
+  best_ = kNaN;
+  best_epoch_ = 0;
+  wait_ = 0;
+  restored_ = false;
+  best_weights_.clear();
+}
+
+void EarlyStopping::OnEpochEnd(TrainContext& ctx, const EpochStats& stats) {
+  double value = monitor_.Value(stats, ctx.task());
+  if (monitor_.Improves(value, best_, options_.min_delta, ctx.task())) {
+    best_ = value;
+    best_epoch_ = stats.epoch;
+    wait_ = 0;
+    if (options_.restore_best) {
+      std::vector<std::pair<std::string, Tensor*>> named = ctx.model().NamedTensors();
+      if (best_weights_.size() != named.size()) {
+        best_weights_.clear();
+        for (auto& [name, tensor] : named) best_weights_.emplace_back(name, tensor->Clone());
+      } else {
+        for (std::size_t i = 0; i < named.size(); ++i)
+          best_weights_[i].second.CopyFrom(*named[i].second);
+      }
+    }
+    return;
+  }
+  ++wait_;
+  if (wait_ >= options_.patience) {
+    ctx.RequestStop(StopReason::kEarlyStopping,
+                    "early stopping: validation " + monitor_.Name(ctx.task()) +
+                        " has not improved on " + Num(best_) + " (epoch " +
+                        std::to_string(best_epoch_) + ") for " + std::to_string(wait_) +
+                        (wait_ == 1 ? " epoch" : " epochs"));
+  }
+}
+
+void EarlyStopping::OnTrainEnd(TrainContext& ctx) {
+  if (!options_.restore_best || best_epoch_ == 0 || best_weights_.empty()) return;
+  const std::vector<EpochStats>& h = ctx.history();
+  // The model already holds the best weights when the best epoch is the last
+  // one and nothing trained after its evaluation.
+  if (!h.empty() && h.back().epoch == best_epoch_ && !h.back().partial) return;
+  std::vector<std::pair<std::string, Tensor*>> named = ctx.model().NamedTensors();
+  JOULE_ASSERT(named.size() == best_weights_.size());
+  for (std::size_t i = 0; i < named.size(); ++i) named[i].second->CopyFrom(best_weights_[i].second);
+  restored_ = true;
+}
+
+void EarlyStopping::SaveState(CallbackState& out) const {
+  out.values = {{"best", NumberOrNull(best_)}, {"best_epoch", best_epoch_}, {"wait", wait_}};
+  for (const auto& [name, tensor] : best_weights_) out.tensors.emplace_back("best." + name, tensor);
+}
+
+void EarlyStopping::LoadState(const CallbackState& in) {
+  best_ = NumberFromJson(in.values, "best");
+  best_epoch_ = in.values.at("best_epoch").get<int>();
+  wait_ = in.values.at("wait").get<int>();
+  best_weights_.clear();
+  for (const auto& [name, tensor] : in.tensors) {
+    if (name.rfind("best.", 0) == 0) best_weights_.emplace_back(name.substr(5), tensor.Clone());
+  }
+}
+
+// --- TargetStop -----------------------------------------------------------------
+
+TargetStop::TargetStop(const TargetOptions& options)
+    : options_(options), monitor_(options.monitor, "target_metric.monitor"), best_(kNaN) {
+  if (!options.value || !std::isfinite(*options.value)) {
+    throw Error("target_metric.value: expected a finite number (e.g. 0.98 for accuracy)");
+  }
+}
+
+void TargetStop::OnEpochEnd(TrainContext& ctx, const EpochStats& stats) {
+  double value = monitor_.Value(stats, ctx.task());
+  if (monitor_.Improves(value, best_, 0.0, ctx.task())) {
+    best_ = value;
+    best_epoch_ = stats.epoch;
+  }
+  bool higher = monitor_.HigherIsBetter(ctx.task());
+  if (reached_epoch_ == 0 && (higher ? value >= *options_.value : value <= *options_.value)) {
+    reached_epoch_ = stats.epoch;
+    ctx.RequestStop(StopReason::kTarget, "target: " + Summary(ctx.task(), stats.epoch));
+  }
+}
+
+std::string TargetStop::Summary(Task task, int epochs) const {
+  std::string what = "validation " + monitor_.Name(task) +
+                     (monitor_.HigherIsBetter(task) ? " >= " : " <= ") + Num(*options_.value);
+  if (reached_epoch_ > 0) return what + " reached at epoch " + std::to_string(reached_epoch_);
+  std::string line =
+      what + " not reached in " + std::to_string(epochs) + (epochs == 1 ? " epoch" : " epochs");
+  if (best_epoch_ > 0) {
+    line += " (best " + Num(best_) + " at epoch " + std::to_string(best_epoch_) + ")";
+  }
+  return line;
+}
+
+void TargetStop::SaveState(CallbackState& out) const {
+  out.values = {{"reached_epoch", reached_epoch_},
+                {"best", NumberOrNull(best_)},
+                {"best_epoch", best_epoch_}};
+}
+
+void TargetStop::LoadState(const CallbackState& in) {
+  reached_epoch_ = in.values.at("reached_epoch").get<int>();
+  best_ = NumberFromJson(in.values, "best");
+  best_epoch_ = in.values.at("best_epoch").get<int>();
+}
+
+// --- Budget ---------------------------------------------------------------------
+
+Budget::Budget(const BudgetOptions& options) : options_(options) {
+  if (!options.energy_j && !options.co2_g) {
+    throw Error("budget: give budget.energy_j or budget.co2_g (or both)");
+  }
+  if (options.energy_j && !(*options.energy_j > 0 && std::isfinite(*options.energy_j))) {
+    throw Error("budget.energy_j = " + Num(*options.energy_j) +
+                ": expected joules > 0 (e.g. 5000 for 5 kJ)");
+  }
+  if (options.co2_g && !(*options.co2_g > 0 && std::isfinite(*options.co2_g))) {
+    throw Error("budget.co2_g = " + Num(*options.co2_g) + ": expected grams CO2eq > 0 (e.g. 1.5)");
+  }
+}
+
+void Budget::OnTrainBegin(TrainContext& ctx) {
+  if (!ctx.metered()) {
+    throw Error(
+        "budget: the run is not metered (metering.enabled is false); a budget needs "
+        "the meter: enable it or remove the budget");
+  }
+}
+
+void Budget::OnStepEnd(TrainContext& ctx, const StepStats&) { Check(ctx); }
+
+void Budget::OnEpochEnd(TrainContext& ctx, const EpochStats&) { Check(ctx); }
+
+void Budget::Check(TrainContext& ctx) {
+  if (ctx.step() == 0) return;  // nothing to predict from yet
+  auto check = [&](const std::optional<double>& budget, double used, double per_step,
+                   const char* unit) {
+    if (!budget || used + per_step <= *budget) return;
+    ctx.RequestStop(StopReason::kBudget, "budget " + Num(*budget) + " " + unit + ": after step " +
+                                             std::to_string(ctx.step()) + " the run has used " +
+                                             Num(used) + " " + unit + " and the next step (about " +
+                                             Num(per_step) + " " + unit + ") would reach " +
+                                             Num(used + per_step) + " " + unit);
+  };
+  check(options_.energy_j, ctx.energy_j(), ctx.mean_step_energy_j(), "J");
+  check(options_.co2_g, ctx.co2_g(), ctx.mean_step_co2_g(), "gCO2eq");
+}
+
+// --- AdaptiveBatch --------------------------------------------------------------
+
+AdaptiveBatch::AdaptiveBatch(const AdaptiveBatchOptions& options)
+    : options_(options), monitor_(options.monitor, "adaptive_batch.monitor"), best_(kNaN) {
+  RequirePatience("adaptive_batch.patience", options.patience);
+  RequireNonNegative("adaptive_batch.min_delta", options.min_delta);
+  if (options.max_batch_size < 1) {
+    throw Error("adaptive_batch.max_batch_size = " + std::to_string(options.max_batch_size) +
+                ": expected rows >= 1 (e.g. 1024)");
+  }
+  if (!(options.lr_factor > 0) || !std::isfinite(options.lr_factor)) {
+    throw Error("adaptive_batch.lr_factor = " + Num(options.lr_factor) +
+                ": expected a factor > 0 (2: linear scaling, 1.414: square-root, 1: keep the lr)");
+  }
+}
+
+void AdaptiveBatch::OnTrainBegin(TrainContext&) {
+  best_ = kNaN;
+  wait_ = 0;
+}
+
+void AdaptiveBatch::OnEpochEnd(TrainContext& ctx, const EpochStats& stats) {
+  double value = monitor_.Value(stats, ctx.task());
+  if (monitor_.Improves(value, best_, options_.min_delta, ctx.task())) {
+    best_ = value;
+    wait_ = 0;
+    return;
+  }
+  ++wait_;
+  if (wait_ < options_.patience) return;
+  std::int64_t old_batch = ctx.next_batch_size();
+  if (old_batch >= options_.max_batch_size) return;
+  std::int64_t new_batch = std::min(old_batch * 2, options_.max_batch_size);
+  ctx.set_next_batch_size(new_batch);
+  double doublings = std::log2(static_cast<double>(new_batch) / static_cast<double>(old_batch));
+  // pow(f, 1) is exactly f, so a full doubling scales by exactly lr_factor.
+  ctx.ScaleLr(std::pow(options_.lr_factor, doublings));
+  wait_ = 0;
+}
+
+void AdaptiveBatch::SaveState(CallbackState& out) const {
+  out.values = {{"best", NumberOrNull(best_)}, {"wait", wait_}};
+}
+
+void AdaptiveBatch::LoadState(const CallbackState& in) {
+  best_ = NumberFromJson(in.values, "best");
+  wait_ = in.values.at("wait").get<int>();
+}
+
+// --- HuberDeltaSchedule ---------------------------------------------------------
+
+HuberDeltaSchedule::HuberDeltaSchedule(AnnealedHuberLoss& loss, const AnnealedHuberOptions& options)
+    : loss_(&loss), options_(options) {
+  for (auto [field, value] : {std::pair{"annealed_huber.delta_start", options.delta_start},
+                              std::pair{"annealed_huber.delta_end", options.delta_end}}) {
+    if (!(value > 0) || !std::isfinite(value)) {
+      throw Error(std::string(field) + " = " + Num(value) +
+                  ": expected a positive number (in standard deviations of the target, e.g. 3 "
+                  "for MSE-like, 0.1 for MAE-like)");
+    }
+  }
+  if (options.curve != "geometric" && options.curve != "linear") {
+    throw Error("annealed_huber.curve = '" + options.curve + "': expected geometric or linear");
+  }
+  if (options.per != "epoch" && options.per != "step") {
+    throw Error("annealed_huber.per = '" + options.per + "': expected epoch or step");
+  }
+}
+
+double HuberDeltaSchedule::DeltaAt(double t) const {
+  const double a = options_.delta_start, b = options_.delta_end;
+  if (t <= 0) return a;
+  if (t >= 1) return b;
+  return options_.curve == "geometric" ? a * std::pow(b / a, t) : a + (b - a) * t;
+}
+
+void HuberDeltaSchedule::OnEpochBegin(TrainContext& ctx) {
+  if (options_.per != "epoch") return;
+  double t = ctx.epochs() > 1
+                 ? static_cast<double>(ctx.epoch() - 1) / static_cast<double>(ctx.epochs() - 1)
+                 : 0.0;
+  loss_->set_delta(DeltaAt(t));
+}
+
+void HuberDeltaSchedule::OnStepBegin(TrainContext& ctx) {
+  if (options_.per == "step") loss_->set_delta(DeltaAt(ctx.progress()));
+}
+
+}  // namespace joule

@@ -1,0 +1,209 @@
+// The TDP model: hand computations of its figures, TDP lookup, VM rule.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <vector>
+
+#include "joule/meter.hpp"
+#include "joule/util.hpp"
+#include "meter/fake_fs.hpp"
+
+namespace joule {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::TempTree;
+
+constexpr double kRel = 1e-9;
+
+class FakeClock : public Clock {
+ public:
+  double MonotonicSeconds() const override { return t; }
+  double UnixSeconds() const override { return 1.7e9 + t; }
+  double t = 0;
+};
+
+void WriteCpuInfo(const TempTree& proc, const std::string& model, int threads, bool vm) {
+  std::string text;
+  for (int i = 0; i < threads; ++i) {
+    text += "processor\t: " + std::to_string(i) + "\nvendor_id\t: X\nmodel name\t: " + model +
+            "\nflags\t\t: fpu sse2" + (vm ? " hypervisor" : "") + " avx2\n\n";
+  }
+  proc.Write("cpuinfo", text);
+}
+
+struct FakeProc {
+  TempTree proc;
+  FakeProc(const std::string& model = "Some CPU", int threads = 2, bool vm = false) {
+    WriteCpuInfo(proc, model, threads, vm);
+    proc.Write("meminfo", "MemTotal:       16000000 kB\nMemFree:        1 kB\n");
+    testing::WriteProcStat(proc, 1000, 1000);
+  }
+};
+
+std::unique_ptr<PowerSource> Model(const FakeProc& fake, std::optional<double> tdp,
+                                   std::vector<std::string>* warnings = nullptr) {
+  TdpModelOptions options;
+  options.proc_root = fake.proc.root();
+  options.cpu_tdp_w = tdp;
+  options.cpu_power_csv = std::string(JOULE_SOURCE_DATA_DIR) + "/carbon/cpu_power.csv";
+  return MakeTdpModelSource(options, warnings);
+}
+
+double CpuPowerAtLoad(double tdp, double busy_fraction) {
+  FakeProc fake;
+  auto model = Model(fake, tdp);
+  // 1000 more ticks, of which busy_fraction busy.
+  auto busy = static_cast<unsigned long long>(std::llround(1000 * busy_fraction));
+  testing::WriteProcStat(fake.proc, 1000 + busy, 1000 + (1000 - busy));
+  std::vector<ChannelSample> s(model->channels().size());
+  model->Read(1, s);
+  EXPECT_EQ(model->channels()[0].name, "cpu");
+  return s[0].power_w;
+}
+
+TEST(TdpModel, CpuPowerFollowsTheLoadCurve) {
+  EXPECT_NEAR(CpuPowerAtLoad(100, 0.0), 10.0, 10.0 * kRel);
+  EXPECT_NEAR(CpuPowerAtLoad(100, 1.0), 100.0, 100.0 * kRel);
+  EXPECT_NEAR(CpuPowerAtLoad(100, 0.5), 21.25, 21.25 * kRel);  // 100 x (0.1 + 0.9 x 0.125)
+  EXPECT_NEAR(CpuPowerAtLoad(65, 0.3), 65 * (0.1 + 0.9 * 0.027), 65 * 0.1243 * kRel);
+}
+
+TEST(TdpModel, MeterEnergyEqualsHandComputation) {
+  FakeProc fake;
+  std::vector<std::unique_ptr<PowerSource>> sources;
+  sources.push_back(Model(fake, 100));
+  EXPECT_EQ(sources[0]->method(), "estimated:tdp-model");
+  FakeClock clock;
+  clock.t = 50;
+  MeterOptions options;
+  options.attribution = Attribution::kMachine;
+  options.background = false;
+  options.clock = &clock;
+  options.proc_root = fake.proc.root();
+  Meter meter(std::move(sources), options);
+  meter.Start();
+  clock.t = 60;                                   // 10 s
+  testing::WriteProcStat(fake.proc, 1400, 1400);  // load 0.5
+  MeterReading r = meter.Stop();
+  // CPU: 100 W x (0.1 + 0.9 x 0.5^3) x 10 s. RAM: 0.375 W/GB x 16.384 GB x 10 s.
+  const double cpu_j = 100 * (0.1 + 0.9 * 0.125) * 10, ram_j = 0.375 * 16.384 * 10;
+  EXPECT_NEAR(r.ComponentJ(Component::kCpu), cpu_j, cpu_j * kRel);
+  EXPECT_NEAR(r.ComponentJ(Component::kRam), ram_j, ram_j * kRel);
+  EXPECT_NEAR(r.energy_j, cpu_j + ram_j, (cpu_j + ram_j) * kRel);
+  EXPECT_NEAR(r.duration_s, 10.0, 10 * kRel);
+  EXPECT_NEAR(r.machine_load, 0.5, kRel);
+  EXPECT_TRUE(r.estimated);
+  EXPECT_EQ(r.ComponentMethod(Component::kCpu), "estimated:tdp-model");
+}
+
+TEST(TdpModel, ProcessShareOfModelEnergyByCpuTimeAndRss) {
+  FakeProc fake;
+  const TempTree& proc = fake.proc;
+  testing::WritePidStat(proc, 100, 1, 10, 0, 0, 0, 1000, 1000);
+  testing::WriteChildren(proc, 100, "101 ");
+  testing::WritePidStat(proc, 101, 100, 20, 0, 0, 0, 1001, 3000);
+  testing::WriteChildren(proc, 101, "");
+  std::vector<std::unique_ptr<PowerSource>> sources;
+  sources.push_back(Model(fake, 100));
+  FakeClock clock;
+  MeterOptions options;
+  options.root_pid = 100;
+  options.background = false;
+  options.clock = &clock;
+  options.proc_root = proc.root();
+  Meter meter(std::move(sources), options);
+  meter.Start();
+  clock.t = 10;
+  testing::WriteProcStat(proc, 1400, 1400);  // machine: 400 busy ticks, load 0.5
+  testing::WritePidStat(proc, 100, 1, 60, 0, 0, 0, 1000, 1000);     // +50
+  testing::WritePidStat(proc, 101, 100, 170, 0, 0, 0, 1001, 3000);  // +150
+  MeterReading r = meter.Stop();
+  const double cpu_machine_j = 212.5, ram_machine_j = 61.44;
+  EXPECT_NEAR(r.ComponentMachineJ(Component::kCpu), cpu_machine_j, cpu_machine_j * kRel);
+  EXPECT_NEAR(r.cpu_share, 0.5, kRel);  // 200 of 400 busy ticks
+  EXPECT_NEAR(r.ComponentJ(Component::kCpu), cpu_machine_j * 0.5, cpu_machine_j * kRel);
+  double page = static_cast<double>(sysconf(_SC_PAGESIZE));
+  double ram_share = 4000 * page / (16000000.0 * 1024);
+  EXPECT_NEAR(r.ComponentJ(Component::kRam), ram_machine_j * ram_share, ram_machine_j * kRel);
+  EXPECT_NEAR(r.process_cpu_s, 2.0, kRel * 2);  // USER_HZ is 100 on Linux
+  EXPECT_NEAR(r.machine_busy_cpu_s, 4.0, kRel * 4);
+}
+
+TEST(TdpModel, TdpFromTableForKnownBareMetalCpu) {
+  FakeProc epyc("AMD EPYC 7763 64-Core Processor");
+  EXPECT_THAT(Model(epyc, std::nullopt)->detail(), HasSubstr("TDP 280 W ('AMD EPYC 7763'"));
+  FakeProc xeon("Intel(R) Xeon(R) Platinum 8275CL CPU @ 3.00GHz");
+  EXPECT_THAT(Model(xeon, std::nullopt)->detail(), HasSubstr("TDP 240 W"));
+  // A name one letter off is another chip, not a fuzzy match.
+  FakeProc p_variant("AMD EPYC 7203P 8-Core Processor");
+  EXPECT_THAT(Model(p_variant, std::nullopt)->detail(), HasSubstr("'AMD EPYC 7203P'"));
+}
+
+TEST(TdpModel, UnknownCpuGetsDocumentedDefaultAndWarning) {
+  FakeProc fake("AMD EPYC");  // a generic name without a model number
+  std::vector<std::string> warnings;
+  auto model = Model(fake, std::nullopt, &warnings);
+  EXPECT_THAT(model->detail(), HasSubstr("TDP 85 W (default"));
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_THAT(warnings[0], HasSubstr("--cpu-tdp"));
+  std::vector<ChannelSample> s(2);
+  testing::WriteProcStat(fake.proc, 2000, 1000);  // load 1
+  model->Read(1, s);
+  EXPECT_DOUBLE_EQ(s[0].power_w, kDefaultCpuTdpW);
+}
+
+TEST(TdpModel, VirtualMachineUsesPerThreadFigureAndSaysSo) {
+  FakeProc fake("AMD EPYC 7763 64-Core Processor", 4, /*vm=*/true);
+  auto model = Model(fake, std::nullopt);
+  EXPECT_THAT(model->detail(), HasSubstr("virtual machine"));
+  EXPECT_THAT(model->detail(), HasSubstr("3.5 W per thread x 4 threads = 14 W"));
+  testing::WriteProcStat(fake.proc, 2000, 1000);  // load 1
+  std::vector<ChannelSample> s(2);
+  model->Read(1, s);
+  EXPECT_DOUBLE_EQ(s[0].power_w, 14.0);
+}
+
+TEST(TdpModel, OverridesWinAndBadValuesAreRejected) {
+  FakeProc fake("AMD EPYC 7763 64-Core Processor", 4, true);
+  TdpModelOptions options;
+  options.proc_root = fake.proc.root();
+  options.cpu_tdp_w = 45;
+  options.ram_power_w = 2;
+  auto model = MakeTdpModelSource(options, nullptr);
+  EXPECT_THAT(model->detail(), HasSubstr("TDP 45 W (--cpu-tdp)"));
+  EXPECT_THAT(model->detail(), HasSubstr("RAM: 2 W (--ram-power)"));
+  options.cpu_tdp_w = 0;
+  EXPECT_THROW(MakeTdpModelSource(options, nullptr), Error);
+  options.cpu_tdp_w = 45;
+  options.ram_power_w = -1;
+  EXPECT_THROW(MakeTdpModelSource(options, nullptr), Error);
+}
+
+TEST(TdpModel, MalformedTableNamesFileAndLine) {
+  FakeProc fake("Foo 123");
+  fake.proc.Write("table.csv", "Name,TDP\nFoo 123,abc\n");
+  TdpModelOptions options;
+  options.proc_root = fake.proc.root();
+  options.cpu_power_csv = fake.proc.Path("table.csv");
+  try {
+    MakeTdpModelSource(options, nullptr);
+    FAIL() << "expected Error";
+  } catch (const Error& e) {
+    EXPECT_THAT(e.what(), HasSubstr("table.csv:2"));
+  }
+}
+
+TEST(DeclaredSource, ConstantPowerLabelledDeclared) {
+  auto declared = MakeDeclaredSource(120);
+  EXPECT_EQ(declared->method(), "declared");
+  ASSERT_EQ(declared->channels().size(), 1u);
+  EXPECT_EQ(declared->channels()[0].component, Component::kSystem);
+  EXPECT_THROW(MakeDeclaredSource(0), Error);
+  EXPECT_THROW(MakeDeclaredSource(-5), Error);
+}
+
+}  // namespace
+}  // namespace joule
