@@ -12,10 +12,9 @@
 
 #include <cstdint>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "joule/tensor.hpp"
 
@@ -152,9 +151,9 @@ std::unique_ptr<Loss> MakeLoss(const std::string& name, double huber_delta = 1.0
 struct OptimizerConfig {
   std::string kind = "sgd";  // "sgd" | "adam" | "adamw"
   double lr = 0.01;
-  double momentum = 0.9;  // sgd
-  bool nesterov = false;  // sgd
-  double weight_decay = 0.0;  // sgd, adam: L2 added to grad; adamw: decoupled
+  double momentum = 0.9;                          // sgd
+  bool nesterov = false;                          // sgd
+  double weight_decay = 0.0;                      // sgd, adam: L2 added to grad; adamw: decoupled
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;  // adam, adamw
 };
 class Optimizer {

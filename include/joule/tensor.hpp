@@ -64,8 +64,10 @@ class Tensor {
   void* raw() { return storage_.get(); }
   const void* raw() const { return storage_.get(); }
   // Typed access; JOULE_ASSERTs that T matches dtype().
-  template <class T> T* data();
-  template <class T> const T* data() const;
+  template <class T>
+  T* data();
+  template <class T>
+  const T* data() const;
   float* f32() { return data<float>(); }
   const float* f32() const { return data<float>(); }
 
@@ -143,18 +145,36 @@ void Conv2dBackwardWeightsReference(const Tensor& x, const Tensor& dy, Tensor& d
 
 // ---------------------------------------------------------------------------
 // dtype of a C++ element type, for Tensor::data<T>().
-template <class T> constexpr DType DTypeOf();
-template <> constexpr DType DTypeOf<float>() { return DType::kF32; }
-template <> constexpr DType DTypeOf<BF16>() { return DType::kBF16; }
-template <> constexpr DType DTypeOf<std::int8_t>() { return DType::kS8; }
-template <> constexpr DType DTypeOf<std::uint8_t>() { return DType::kU8; }
-template <> constexpr DType DTypeOf<std::int32_t>() { return DType::kS32; }
+template <class T>
+constexpr DType DTypeOf();
+template <>
+constexpr DType DTypeOf<float>() {
+  return DType::kF32;
+}
+template <>
+constexpr DType DTypeOf<BF16>() {
+  return DType::kBF16;
+}
+template <>
+constexpr DType DTypeOf<std::int8_t>() {
+  return DType::kS8;
+}
+template <>
+constexpr DType DTypeOf<std::uint8_t>() {
+  return DType::kU8;
+}
+template <>
+constexpr DType DTypeOf<std::int32_t>() {
+  return DType::kS32;
+}
 
-template <class T> T* Tensor::data() {
+template <class T>
+T* Tensor::data() {
   JOULE_ASSERT(DTypeOf<T>() == dtype_);
   return reinterpret_cast<T*>(storage_.get());
 }
-template <class T> const T* Tensor::data() const {
+template <class T>
+const T* Tensor::data() const {
   JOULE_ASSERT(DTypeOf<T>() == dtype_);
   return reinterpret_cast<const T*>(storage_.get());
 }

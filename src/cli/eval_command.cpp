@@ -27,7 +27,8 @@ void RunEval(const EvalFlags& f) {
   Dataset data;
   TargetScaler scaler;
   if (f.data.size() > 4 && f.data.substr(f.data.size() - 4) == ".csv") {
-    data = LoadCsv(f.data, target, task == "regression" ? Task::kRegression : Task::kClassification);
+    data =
+        LoadCsv(f.data, target, task == "regression" ? Task::kRegression : Task::kClassification);
     if (meta.contains("target_mean")) {
       scaler.mean = meta["target_mean"].get<float>();
       scaler.stddev = meta["target_stddev"].get<float>();
@@ -37,13 +38,13 @@ void RunEval(const EvalFlags& f) {
     data = f.data == "mnist" ? LoadMnist(false) : LoadIdxDir(f.data, false);
   }
   if (meta.contains("feature_mean")) {
-      Normalizer n{meta["feature_mean"].get<std::vector<float>>(),
-                   meta["feature_stddev"].get<std::vector<float>>()};
-      if (static_cast<std::int64_t>(n.mean.size()) != data.features()) {
-        throw Error(f.data + ": has " + std::to_string(data.features()) +
-                    " feature columns but the model was trained on " + std::to_string(n.mean.size()));
-      }
-      n.Apply(data);
+    Normalizer n{meta["feature_mean"].get<std::vector<float>>(),
+                 meta["feature_stddev"].get<std::vector<float>>()};
+    if (static_cast<std::int64_t>(n.mean.size()) != data.features()) {
+      throw Error(f.data + ": has " + std::to_string(data.features()) +
+                  " feature columns but the model was trained on " + std::to_string(n.mean.size()));
+    }
+    n.Apply(data);
   }
   std::unique_ptr<Loss> loss = MakeLoss(meta.value("loss", "cross-entropy"));
   EvalResult r = Evaluate(model, *loss, data, scaler);

@@ -9,7 +9,9 @@ namespace {
 class Linear : public Layer {
  public:
   Linear(std::int64_t in, std::int64_t out)
-      : in_(in), out_(out), weight_{"weight", Tensor({out, in}), Tensor({out, in})},
+      : in_(in),
+        out_(out),
+        weight_{"weight", Tensor({out, in}), Tensor({out, in})},
         bias_{"bias", Tensor({out}), Tensor({out})} {}
 
   std::string type() const override { return "Linear"; }
@@ -71,8 +73,8 @@ class Linear : public Layer {
   Tensor Flat(const Tensor& x) {
     x_shape_ = x.shape();
     if (x.rank() < 2 || x.numel() / x.dim(0) != in_) {
-      throw Error("Linear(" + std::to_string(in_) + " -> " + std::to_string(out_) +
-                  "): input " + ShapeString(x.shape()) + " does not have " + std::to_string(in_) +
+      throw Error("Linear(" + std::to_string(in_) + " -> " + std::to_string(out_) + "): input " +
+                  ShapeString(x.shape()) + " does not have " + std::to_string(in_) +
                   " features per row");
     }
     return x.rank() == 2 ? x : x.Reshape({x.dim(0), in_});

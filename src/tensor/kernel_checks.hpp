@@ -16,9 +16,9 @@ MatmulDims CheckMatmul(const Tensor& a, const Tensor& b, const Tensor& bias, con
                        const MatmulOptions& options);
 
 struct ConvDims {
-  std::int64_t n, c, h, w;      // input
-  std::int64_t o, kh, kw;       // weights
-  std::int64_t oh, ow;          // output
+  std::int64_t n, c, h, w;  // input
+  std::int64_t o, kh, kw;   // weights
+  std::int64_t oh, ow;      // output
   int stride, pad;
 };
 // Throws Error unless x and w are a valid convolution; y_shape is the shape

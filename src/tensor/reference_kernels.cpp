@@ -50,8 +50,8 @@ MatmulDims CheckMatmul(const Tensor& a, const Tensor& b, const Tensor& bias, con
 
 ConvDims CheckConv(const Shape& x, const Shape& w, const Shape& y, const Conv2dParams& p) {
   if (x.size() != 4 || w.size() != 4) {
-    throw Error("conv2d: x must be [N,C,H,W] and w [O,C,KH,KW], got x " + ShapeString(x) +
-                ", w " + ShapeString(w));
+    throw Error("conv2d: x must be [N,C,H,W] and w [O,C,KH,KW], got x " + ShapeString(x) + ", w " +
+                ShapeString(w));
   }
   if (p.stride < 1 || p.padding < 0) {
     throw Error("conv2d: stride must be >= 1 and padding >= 0, got stride " +
@@ -64,8 +64,7 @@ ConvDims CheckConv(const Shape& x, const Shape& w, const Shape& y, const Conv2dP
   }
   std::int64_t hp = d.h + 2 * d.pad - d.kh, wp = d.w + 2 * d.pad - d.kw;
   if (hp < 0 || wp < 0) {
-    throw Error("conv2d: kernel " + ShapeString(w) + " larger than padded input " +
-                ShapeString(x));
+    throw Error("conv2d: kernel " + ShapeString(w) + " larger than padded input " + ShapeString(x));
   }
   d.oh = hp / d.stride + 1;
   d.ow = wp / d.stride + 1;
@@ -80,8 +79,8 @@ ConvDims CheckConv(const Shape& x, const Shape& w, const Shape& y, const Conv2dP
 
 Shape Conv2dOutputShape(const Shape& x, const Shape& w, const Conv2dParams& p) {
   if (x.size() != 4 || w.size() != 4) {
-    throw Error("conv2d: x must be [N,C,H,W] and w [O,C,KH,KW], got x " + ShapeString(x) +
-                ", w " + ShapeString(w));
+    throw Error("conv2d: x must be [N,C,H,W] and w [O,C,KH,KW], got x " + ShapeString(x) + ", w " +
+                ShapeString(w));
   }
   std::int64_t oh = (x[2] + 2 * p.padding - w[2]) / p.stride + 1;
   std::int64_t ow = (x[3] + 2 * p.padding - w[3]) / p.stride + 1;
@@ -110,8 +109,7 @@ void MatmulReference(const Tensor& a, const Tensor& b, const Tensor& bias, Tenso
     for (std::int64_t j = 0; j < d.n; ++j) {
       double acc = bias.empty() ? 0.0 : bias.f32()[j];
       for (std::int64_t k = 0; k < d.k; ++k) {
-        acc += static_cast<double>(detail::LoadFloat(a, ai(i, k))) *
-               detail::LoadFloat(b, bi(k, j));
+        acc += static_cast<double>(detail::LoadFloat(a, ai(i, k))) * detail::LoadFloat(b, bi(k, j));
       }
       pc[i * d.n + j] = static_cast<float>(acc);
     }

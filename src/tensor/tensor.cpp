@@ -11,22 +11,32 @@ namespace joule {
 
 std::size_t DTypeSize(DType dtype) {
   switch (dtype) {
-    case DType::kF32: return 4;
-    case DType::kBF16: return 2;
-    case DType::kS8: return 1;
-    case DType::kU8: return 1;
-    case DType::kS32: return 4;
+    case DType::kF32:
+      return 4;
+    case DType::kBF16:
+      return 2;
+    case DType::kS8:
+      return 1;
+    case DType::kU8:
+      return 1;
+    case DType::kS32:
+      return 4;
   }
   JOULE_ASSERT(false);
 }
 
 const char* DTypeName(DType dtype) {
   switch (dtype) {
-    case DType::kF32: return "f32";
-    case DType::kBF16: return "bf16";
-    case DType::kS8: return "s8";
-    case DType::kU8: return "u8";
-    case DType::kS32: return "s32";
+    case DType::kF32:
+      return "f32";
+    case DType::kBF16:
+      return "bf16";
+    case DType::kS8:
+      return "s8";
+    case DType::kU8:
+      return "u8";
+    case DType::kS32:
+      return "s32";
   }
   JOULE_ASSERT(false);
 }

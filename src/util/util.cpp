@@ -13,8 +13,7 @@
 namespace joule {
 
 void AssertFail(const char* cond, const char* file, int line) {
-  std::fprintf(stderr, "joule: internal error: assertion '%s' failed at %s:%d\n", cond, file,
-               line);
+  std::fprintf(stderr, "joule: internal error: assertion '%s' failed at %s:%d\n", cond, file, line);
   std::abort();
 }
 
@@ -22,13 +21,15 @@ std::string DataDir() {
   namespace fs = std::filesystem;
   if (const char* env = std::getenv("JOULE_DATA_DIR"); env != nullptr && *env != '\0') {
     if (!fs::is_directory(env)) {
-      throw Error(std::string("JOULE_DATA_DIR=") + env + " is not a directory; unset it or point it at the repository's data/");
+      throw Error(std::string("JOULE_DATA_DIR=") + env +
+                  " is not a directory; unset it or point it at the repository's data/");
     }
     return env;
   }
   std::string built_in = JOULE_SOURCE_DATA_DIR;
   if (fs::is_directory(built_in)) return built_in;
-  throw Error("bundled data not found at " + built_in + "; set JOULE_DATA_DIR to the repository's data/ directory");
+  throw Error("bundled data not found at " + built_in +
+              "; set JOULE_DATA_DIR to the repository's data/ directory");
 }
 
 std::string ReadFile(const std::string& path) {

@@ -35,8 +35,7 @@ CommandResult RunJoule(const std::string& args) {
   // ctest runs each test in its own process, several at once: the pid keeps
   // their scratch directories apart.
   static int counter = 0;
-  std::string base =
-      ScratchDir("run" + std::to_string(getpid()) + "_" + std::to_string(counter++));
+  std::string base = ScratchDir("run" + std::to_string(getpid()) + "_" + std::to_string(counter++));
   std::string out = base + "/stdout", err = base + "/stderr";
   std::string cmd = std::string(JOULE_BINARY) + " " + args + " >" + out + " 2>" + err;
   int status = std::system(cmd.c_str());

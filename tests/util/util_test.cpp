@@ -1,10 +1,10 @@
+#include "joule/util.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <filesystem>
 #include <set>
-
-#include "joule/util.hpp"
 
 namespace joule {
 namespace {
