@@ -107,7 +107,7 @@ class Sequential {
 };
 
 // The two models of the CLI: "mlp" = 784-256-128-10 with ReLU; "cnn" =
-// conv(1->16,3x3)-ReLU-maxpool-conv(16->32,3x3)-ReLU-maxpool-flatten-
+// conv(1->16,3x3)-BN-ReLU-maxpool-conv(16->32,3x3)-BN-ReLU-maxpool-flatten-
 // linear(1568->128)-ReLU-linear(128->10). For tables: "mlp" with the given
 // input and output widths. Throws Error for an unknown name.
 Sequential MakeModel(const std::string& name, const Shape& input_shape, std::int64_t outputs,

@@ -23,10 +23,14 @@ Sequential MakeModel(const std::string& name, const Shape& input_shape, std::int
                   ShapeString(input_shape) + " (use --model mlp for tables)");
     }
     std::int64_t c = input_shape[1], h = input_shape[2], w = input_shape[3];
+    // BatchNorm after each conv: without it this small net ends at 98.9-99.05%
+    // after 10 epochs, too close to the 99% it is meant to reach.
     model.Add(MakeConv2d(c, 16, 3, 1, 1, rng));
+    model.Add(MakeBatchNorm(16, /*spatial=*/true));
     model.Add(MakeReLU());
     model.Add(MakeMaxPool2d(2, 2));
     model.Add(MakeConv2d(16, 32, 3, 1, 1, rng));
+    model.Add(MakeBatchNorm(32, /*spatial=*/true));
     model.Add(MakeReLU());
     model.Add(MakeMaxPool2d(2, 2));
     model.Add(MakeFlatten());
