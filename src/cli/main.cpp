@@ -1,11 +1,11 @@
 // The joule command: parses the subcommand and turns errors into one line on
 // stderr and a non-zero exit code.
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
 #include <string>
-
-#include <unistd.h>
 
 #include "cli/commands.hpp"
 #include "joule/util.hpp"
