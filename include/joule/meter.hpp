@@ -245,8 +245,9 @@ class Clock {
 enum class Attribution {
   // The tracked process tree's share: CPU and system channels by CPU time
   // (tree CPU time / machine busy CPU time from /proc/stat, per interval), RAM
-  // channels by resident memory (tree RSS / MemTotal). GPU channels are whole
-  // devices (never split).
+  // channels by resident memory (tree RSS / MemTotal, the larger of the two
+  // ends of the interval; by CPU time for a tree never seen resident, i.e.
+  // shorter than an interval). GPU channels are whole devices (never split).
   kProcessTree,
   kMachine,  // everything the sources report
 };

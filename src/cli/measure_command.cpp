@@ -129,14 +129,28 @@ pid_t Spawn(const std::vector<std::string>& command) {
   std::vector<char*> argv;
   for (const std::string& word : command) argv.push_back(const_cast<char*>(word.c_str()));
   argv.push_back(nullptr);
+  // SIGINT/SIGTERM stay blocked from before fork until g_child is set, so a
+  // signal sent to joule as the child starts is forwarded, not lost; one that
+  // came earlier (while joule was starting) is forwarded as soon as the child
+  // exists.
+  sigset_t terminating, previous;
+  sigemptyset(&terminating);
+  sigaddset(&terminating, SIGINT);
+  sigaddset(&terminating, SIGTERM);
+  sigprocmask(SIG_BLOCK, &terminating, &previous);
   pid_t pid = fork();
   if (pid < 0) {
     int err = errno;
+    sigprocmask(SIG_SETMASK, &previous, nullptr);
     close(fds[0]);
     close(fds[1]);
     throw Error(std::string("fork: ") + std::strerror(err));
   }
   if (pid == 0) {
+    // The command gets the default dispositions and the mask joule started with.
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    sigprocmask(SIG_SETMASK, &previous, nullptr);
     close(fds[0]);
     execvp(argv[0], argv.data());
     int err = errno;
@@ -145,6 +159,8 @@ pid_t Spawn(const std::vector<std::string>& command) {
     _exit(127);
   }
   g_child.store(pid);
+  if (int early = g_stop_signal; early != 0) kill(pid, early);
+  sigprocmask(SIG_SETMASK, &previous, nullptr);
   close(fds[1]);
   int err = 0;
   ssize_t n;

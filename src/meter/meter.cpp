@@ -105,6 +105,8 @@ struct Meter::State {
   meter::CpuTimes last_cpu;
   std::uint64_t last_tree_ticks = 0;
   double mem_total_pages = 0;
+  double last_rss_share = 0;  // the tree's resident share at the last sample
+  double last_ram_share = 1;  // the RAM share applied over the last interval
 
   MeterReading reading;
   double start_mono = 0, last_mono = 0, last_unix = 0;
@@ -173,6 +175,7 @@ void Meter::Start() {
           static_cast<double>(kib) * 1024.0 / static_cast<double>(page > 0 ? page : 4096);
       s.tree->Sample();
       s.last_tree_ticks = s.tree->cpu_ticks();
+      s.last_rss_share = ShareOf(static_cast<double>(s.tree->rss_pages()), s.mem_total_pages);
       s.root_alive = s.tree->root_alive();
     }
     s.reading = MeterReading{};
@@ -241,13 +244,22 @@ void Meter::SampleLocked() {
       s.last_tree_ticks = s.tree->cpu_ticks();
       r.process_cpu_s += ticks / s.ticks_per_s;
       cpu_share = ShareOf(ticks, busy);
-      ram_share = ShareOf(static_cast<double>(s.tree->rss_pages()), s.mem_total_pages);
+      double rss_share = ShareOf(static_cast<double>(s.tree->rss_pages()), s.mem_total_pages);
+      // The larger of the resident shares at the two ends of the interval, so
+      // a tree that exits during it is still charged for it; a tree never seen
+      // resident (it lived less than an interval) is charged by CPU time.
+      ram_share = std::max(rss_share, s.last_rss_share);
+      if (ram_share == 0 && ticks > 0) ram_share = cpu_share;
+      s.last_rss_share = rss_share;
       s.root_alive = s.tree->root_alive();
     }
     s.last_cpu = cpu;
   } else if (s.tree) {
-    cpu_share = r.last_cpu_share;  // /proc/stat unreadable this once: keep the last share
+    // /proc/stat unreadable this once: keep the last shares.
+    cpu_share = r.last_cpu_share;
+    ram_share = s.last_ram_share;
   }
+  s.last_ram_share = ram_share;
 
   double interval_j = 0;  // attributed, counted: what the carbon model prices
   std::size_t k = 0;

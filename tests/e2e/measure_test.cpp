@@ -116,6 +116,30 @@ JouleRun Finish(pid_t pid, const std::string& dir) {
   return r;
 }
 
+// Finish, but a joule still running after `seconds` is killed with its
+// children (a broken signal path must fail the test, not hang it).
+JouleRun FinishWithin(pid_t pid, const std::string& dir, double seconds) {
+  for (double waited = 0; waited < seconds; waited += 0.02) {
+    int status = 0;
+    if (waitpid(pid, &status, WNOHANG) == pid) {
+      JouleRun r;
+      r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      r.out = Slurp(dir + "/stdout");
+      r.err = Slurp(dir + "/stderr");
+      return r;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  std::istringstream children(
+      Slurp("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children"));
+  for (int child; children >> child;) kill(child, SIGKILL);
+  kill(pid, SIGKILL);
+  JouleRun r = Finish(pid, dir);
+  r.exit_code = -2;
+  r.err = "joule did not end within the time limit; killed. stderr: " + r.err;
+  return r;
+}
+
 JouleRun Joule(const std::vector<std::string>& args, const std::string& dir,
                const std::vector<std::string>& env = {}) {
   return Finish(StartJoule(args, dir, env), dir);
@@ -200,7 +224,7 @@ TEST(Measure, SigtermToJouleReachesTheChild) {
   pid_t joule = StartJoule({"measure", "--", "sh", "-c", script}, dir);
   ASSERT_TRUE(WaitForFile(ready, 30)) << "the child never started";
   kill(joule, SIGTERM);
-  JouleRun r = Finish(joule, dir);
+  JouleRun r = FinishWithin(joule, dir, 60);
   EXPECT_EQ(Slurp(got), "term\n");
   EXPECT_EQ(r.exit_code, 7) << r.err;  // the child's own exit code, after its trap ran
   EXPECT_NE(r.err.find("joule measure:"), std::string::npos) << "summary still printed: " << r.err;
@@ -214,8 +238,40 @@ TEST(Measure, ChildKilledBySignalGives128PlusSignal) {
   ASSERT_TRUE(WaitForFile(ready, 30));
   std::this_thread::sleep_for(std::chrono::milliseconds(100));  // let sh exec sleep
   kill(joule, SIGTERM);
-  JouleRun r = Finish(joule, dir);
+  JouleRun r = FinishWithin(joule, dir, 60);
   EXPECT_EQ(r.exit_code, 128 + SIGTERM) << r.err;
+}
+
+// PIDs of running processes whose command line is exactly `argv`.
+std::vector<pid_t> ProcessesRunning(const std::vector<std::string>& argv) {
+  std::string want;
+  for (const std::string& a : argv) want += a + '\0';
+  std::vector<pid_t> found;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    if (Slurp(entry.path().string() + "/cmdline") == want) found.push_back(std::stoi(name));
+  }
+  return found;
+}
+
+// Regression: a SIGTERM that reached joule between fork() and recording the
+// child's PID was swallowed, and joule waited for the child for ever.
+TEST(Measure, SigtermWhileTheChildStartsIsNotLost) {
+  std::string dir = Dir("sigterm_race");
+  const std::vector<std::string> sleeper = {"sleep", "30.4321"};
+  for (int delay_ms : {0, 1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 16, 24}) {
+    pid_t joule = StartJoule({"measure", "--", sleeper[0], sleeper[1]}, dir);
+    std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+    kill(joule, SIGTERM);
+    JouleRun r = FinishWithin(joule, dir, 60);
+    // Killed before its handlers were installed, or its child killed: 143 either way.
+    EXPECT_EQ(r.exit_code, 128 + SIGTERM) << "delay " << delay_ms << " ms: " << r.err;
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  std::vector<pid_t> left = ProcessesRunning(sleeper);
+  EXPECT_TRUE(left.empty()) << left.size() << " 'sleep 30.4321' left running";
+  for (pid_t pid : left) kill(pid, SIGKILL);
 }
 
 int FreePort() {

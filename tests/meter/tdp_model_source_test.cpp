@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <filesystem>
 #include <vector>
 
 #include "joule/meter.hpp"
@@ -130,6 +131,62 @@ TEST(TdpModel, ProcessShareOfModelEnergyByCpuTimeAndRss) {
   EXPECT_NEAR(r.ComponentJ(Component::kRam), ram_machine_j * ram_share, ram_machine_j * kRel);
   EXPECT_NEAR(r.process_cpu_s, 2.0, kRel * 2);  // USER_HZ is 100 on Linux
   EXPECT_NEAR(r.machine_busy_cpu_s, 4.0, kRel * 4);
+}
+
+TEST(TdpModel, RamShareSurvivesTheTreeExitingMidInterval) {
+  FakeProc fake;
+  const TempTree& proc = fake.proc;
+  testing::WritePidStat(proc, 100, 1, 0, 0, 0, 0, 1000, 0);  // a launcher: no RSS of its own
+  testing::WriteChildren(proc, 100, "101");
+  testing::WritePidStat(proc, 101, 100, 0, 0, 0, 0, 1001, 40000);
+  testing::WriteChildren(proc, 101, "");
+  std::vector<std::unique_ptr<PowerSource>> sources;
+  sources.push_back(Model(fake, 100));
+  FakeClock clock;
+  MeterOptions options;
+  options.root_pid = 100;
+  options.count_root_cpu = false;
+  options.background = false;
+  options.clock = &clock;
+  options.proc_root = proc.root();
+  Meter meter(std::move(sources), options);
+  meter.Start();
+  // 101 ran 100 ticks, exited and was reaped by the launcher before the sample.
+  std::filesystem::remove_all(proc.Path("101"));
+  testing::WriteChildren(proc, 100, "");
+  testing::WritePidStat(proc, 100, 1, 0, 0, 100, 0, 1000, 0);
+  testing::WriteProcStat(proc, 1400, 1400);
+  clock.t = 10;
+  MeterReading r = meter.Stop();
+  double page = static_cast<double>(sysconf(_SC_PAGESIZE));
+  double share = 40000 * page / (16000000.0 * 1024);  // resident at the start of the interval
+  EXPECT_NEAR(r.ComponentJ(Component::kRam), 61.44 * share, 61.44 * kRel);
+  EXPECT_NEAR(r.process_cpu_s, 1.0, kRel);
+}
+
+TEST(TdpModel, ShortLivedTreeNeverSeenResidentIsChargedRamByCpuShare) {
+  FakeProc fake;
+  const TempTree& proc = fake.proc;
+  testing::WritePidStat(proc, 100, 1, 0, 0, 0, 0, 1000, 0);
+  testing::WriteChildren(proc, 100, "");
+  std::vector<std::unique_ptr<PowerSource>> sources;
+  sources.push_back(Model(fake, 100));
+  FakeClock clock;
+  MeterOptions options;
+  options.root_pid = 100;
+  options.count_root_cpu = false;
+  options.background = false;
+  options.clock = &clock;
+  options.proc_root = proc.root();
+  Meter meter(std::move(sources), options);
+  meter.Start();
+  // A child came and went within the interval: only the launcher's cutime shows it.
+  testing::WritePidStat(proc, 100, 1, 0, 0, 100, 0, 1000, 0);
+  testing::WriteProcStat(proc, 1400, 1400);
+  clock.t = 10;
+  MeterReading r = meter.Stop();
+  EXPECT_NEAR(r.cpu_share, 0.25, kRel);  // 100 of 400 busy ticks
+  EXPECT_NEAR(r.ComponentJ(Component::kRam), 61.44 * 0.25, 61.44 * kRel);
 }
 
 TEST(TdpModel, TdpFromTableForKnownBareMetalCpu) {
