@@ -19,13 +19,15 @@ import subprocess
 import sys
 import time
 
-import numpy as np
-import torch  # noqa: E402  (after the thread settings above)
-
 # One thread everywhere, OpenBLAS's own pool included (torch.set_num_threads
-# does not reach it); set before torch loads.
+# does not reach it). OpenBLAS reads this once, when numpy or torch first
+# loads it, so it must be set before those imports: set after them (as an
+# earlier version of this script did), OpenBLAS ran a second thread.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = os.path.join(HERE, "..", "data", "mnist")
@@ -105,6 +107,12 @@ def main():
 
     runs = {}
     runs["pytorch f32"] = torch_run(args.epochs, args.batch, args.lr, args.seed)
+    # A check that the comparison is one thread against one thread: a BLAS
+    # pool would show up as extra threads of this process.
+    threads = len(os.listdir("/proc/self/task"))
+    if threads != 1:
+        print(f"warning: this Python process runs {threads} threads; PyTorch was not on one",
+              file=sys.stderr)
     runs["joule f32"] = joule_run(args.joule, "f32", args.epochs, args.batch, args.lr, args.seed)
     runs["joule bf16"] = joule_run(args.joule, "bf16", args.epochs, args.batch, args.lr, args.seed)
 

@@ -177,6 +177,15 @@ std::unique_ptr<Optimizer> MakeOptimizer(const OptimizerConfig& config);  // thr
 // {"name": {"dtype": "F32", "shape": [...], "data_offsets": [begin, end]},
 //  "__metadata__": {...}}, then the raw data.
 // Save writes to temporaries and renames, so a crash leaves no half model.
+// Sparse weights (pruned models): an f32 tensor named "*weight" with at least
+// half its elements +0.0 is stored as "NAME.sparse_mask" (U8
+// [ceil(numel/8)], bit i % 8 of byte i / 8, LSB first, set when row-major
+// element i is stored) and "NAME.sparse_values" (F32 [popcount], the stored
+// elements in row-major order; every other element is +0.0). model.json
+// lists them under "sparse" and the safetensors metadata under
+// "joule_sparse"; LoadModel rebuilds the dense tensor bitwise, and throws
+// Error naming the file and tensor when the mask length or the value count
+// (!= popcount) is wrong. Dense tensors are stored as before.
 void SaveModel(Sequential& model, const std::string& dir, const nlohmann::json& metadata);
 // Throws Error naming the file and byte offset on a malformed file, and the
 // tensor name on a missing or mis-shaped tensor.

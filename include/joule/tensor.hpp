@@ -183,4 +183,49 @@ const T* Tensor::data() const {
 // primitives are cached, not re-created per call).
 std::size_t DnnlPrimitiveCount();
 
+// ---------------------------------------------------------------------------
+// int8 inference: u8 activations times s8 weights, with the requantization
+// fused into the matmul (the quantized Linear of joule/compress/quantize.hpp).
+// A quantized value q stands for the real value scale * (q - zero_point).
+//
+// a: u8 [M,K], one scale and zero point (0..255) for the whole tensor.
+// b: s8 [N,K] (a Linear weight: one row per output channel), symmetric
+//   (zero point 0), one scale per row: b_scales f32 [N], every scale > 0.
+// bias: empty, or f32 [N] in real units.
+// c: f32 [M,N] (real values; c_scale and c_zero_point are ignored) or u8
+//   [M,N] quantized with c_scale > 0 and c_zero_point in 0..255.
+// Arithmetic, which the oneDNN kernel and the reference share bit for bit:
+//   acc  = sum_k (a[m,k] - a_zero_point) * b[n,k]          exact, s32
+//   s    = a_scale * b_scales[n]                           f32
+//   r    = (float(acc) + bias[n] / s) * (s / c_scale)       f32, in this order
+//   r    = max(r, 0) when relu
+//   u8 c: saturate to [0, 255] of round-half-even(r + c_zero_point)
+// (oneDNN 2.6 adds the bias before the output scale for int8; the bias is
+// therefore handed to it in accumulator units, bias[n] / s.)
+// Throws Error naming the shapes on a shape, dtype or parameter mismatch.
+// Each distinct (shapes, scales, zero points, relu) gets its own cached
+// primitive: oneDNN 2.6 runs its VNNI kernel only when the output scales are
+// known when the primitive is created. Steady-state calls allocate nothing.
+struct Int8MatmulParams {
+  float a_scale = 1;
+  std::int32_t a_zero_point = 0;
+  Tensor b_scales;  // f32 [N]
+  bool relu = false;
+  float c_scale = 1;
+  std::int32_t c_zero_point = 0;
+};
+void MatmulInt8(const Tensor& a, const Tensor& b, const Tensor& bias, Tensor& c,
+                const Int8MatmulParams& params);
+void MatmulInt8Reference(const Tensor& a, const Tensor& b, const Tensor& bias, Tensor& c,
+                         const Int8MatmulParams& params);
+
+// Affine u8 quantization of f32 values: q = saturate_u8(round-half-even(
+// x * (1 / scale) + zero_point)), every step in f32 and the same in the fast
+// loop and in QuantizeU8Reference (bitwise equal results; a NaN gives 0).
+// Within the range, |x - scale * (q - zero_point)| <= scale / 2 up to f32
+// rounding. x f32; q is resized to x's shape as u8. Throws Error for a scale
+// that is not positive and finite, or a zero point outside 0..255.
+void QuantizeU8(const Tensor& x, float scale, std::int32_t zero_point, Tensor& q);
+void QuantizeU8Reference(const Tensor& x, float scale, std::int32_t zero_point, Tensor& q);
+
 }  // namespace joule

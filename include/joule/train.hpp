@@ -133,6 +133,16 @@ PreparedData PrepareData(const std::string& data, const std::string& target,
                          const std::string& task, std::uint64_t seed,
                          double validation_fraction = 0);
 
+// The feature standardisation as a model's metadata stores it:
+// "feature_mean" and "feature_stddev" arrays, shortened to one value each when
+// every feature shares it (images: one global mean, which would otherwise take
+// 784 copies in every model file). Written into `meta`.
+void WriteNormalizer(const Normalizer& normalizer, nlohmann::json& meta);
+// The inverse, for a dataset of `features` columns (a one-value array is
+// repeated). Returns an empty Normalizer when the metadata has none. Throws
+// Error when the stored width is neither 1 nor `features`, or not numbers.
+Normalizer ReadNormalizer(const nlohmann::json& meta, std::int64_t features);
+
 // Evaluates in inference mode in batches of `batch`.
 EvalResult Evaluate(Sequential& model, Loss& loss, const Dataset& data, const TargetScaler& scaler,
                     std::int64_t batch = 1000);

@@ -19,5 +19,13 @@ void RegisterDemoCommand(CLI::App& app);
 void RegisterMeasureCommand(CLI::App& app);
 void RegisterSensorsCommand(CLI::App& app);
 void RegisterStudyCommand(CLI::App& app);
+void RegisterBenchInferCommand(CLI::App& app);
+// `joule compress` and its subcommands, each in its own file
+// (compress_<name>.cpp), registered on the `compress` subcommand.
+void RegisterCompressCommand(CLI::App& app);
+void RegisterCompressQuantize(CLI::App& compress);
+void RegisterCompressPrune(CLI::App& compress);
+void RegisterCompressDistill(CLI::App& compress);
+void RegisterCompressEarlyExit(CLI::App& compress);
 
 }  // namespace joule::cli

@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "cli/commands.hpp"
+#include "cli/model_data.hpp"
 #include "joule/train.hpp"
 
 namespace joule::cli {
@@ -20,32 +21,8 @@ void RunEval(const EvalFlags& f) {
   SetNumThreads(f.threads);
   nlohmann::json meta;
   Sequential model = LoadModel(f.model_dir, &meta);
-  std::string task = meta.value("task", "classification");
-  std::string target = f.target.empty() ? meta.value("target", "") : f.target;
-  // CSV models carry their feature and target standardisation; the whole
-  // file is evaluated through the same transforms the model was trained with.
-  Dataset data;
   TargetScaler scaler;
-  if (f.data.size() > 4 && f.data.substr(f.data.size() - 4) == ".csv") {
-    data =
-        LoadCsv(f.data, target, task == "regression" ? Task::kRegression : Task::kClassification);
-    if (meta.contains("target_mean")) {
-      scaler.mean = meta["target_mean"].get<float>();
-      scaler.stddev = meta["target_stddev"].get<float>();
-      scaler.Apply(data);
-    }
-  } else {
-    data = f.data == "mnist" ? LoadMnist(false) : LoadIdxDir(f.data, false);
-  }
-  if (meta.contains("feature_mean")) {
-    Normalizer n{meta["feature_mean"].get<std::vector<float>>(),
-                 meta["feature_stddev"].get<std::vector<float>>()};
-    if (static_cast<std::int64_t>(n.mean.size()) != data.features()) {
-      throw Error(f.data + ": has " + std::to_string(data.features()) +
-                  " feature columns but the model was trained on " + std::to_string(n.mean.size()));
-    }
-    n.Apply(data);
-  }
+  Dataset data = LoadDataForModel(meta, f.data, f.target, &scaler);
   std::unique_ptr<Loss> loss = MakeLoss(meta.value("loss", "cross-entropy"));
   EvalResult r = Evaluate(model, *loss, data, scaler);
   nlohmann::json j = {{"model", f.model_dir}, {"data", f.data}, {"rows", r.rows}, {"loss", r.loss}};

@@ -22,7 +22,10 @@ namespace {
 void ReexecWithPassiveOmpWaiting(int argc, char** argv) {
   if (argc < 2 || std::getenv("OMP_WAIT_POLICY") != nullptr) return;
   std::string command = argv[1];
-  if (command != "train" && command != "demo" && command != "eval" && command != "study") return;
+  if (command != "train" && command != "demo" && command != "eval" && command != "study" &&
+      command != "compress" && command != "bench-infer") {
+    return;
+  }
   setenv("OMP_WAIT_POLICY", "passive", /*overwrite=*/0);
   execv("/proc/self/exe", argv);
   // execv only returns on failure: carry on with libgomp's defaults.
@@ -43,6 +46,8 @@ int main(int argc, char** argv) {
   joule::cli::RegisterMeasureCommand(app);
   joule::cli::RegisterSensorsCommand(app);
   joule::cli::RegisterStudyCommand(app);
+  joule::cli::RegisterCompressCommand(app);
+  joule::cli::RegisterBenchInferCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

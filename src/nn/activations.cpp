@@ -4,6 +4,7 @@
 // -ffast-math: std::exp and std::tanh are opaque library calls that block
 // vectorisation, so exp and tanh here are inline polynomials with integer
 // exponent tricks (accurate to a few ulp, checked against std:: in the tests).
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstdint>
@@ -86,8 +87,11 @@ struct ReluOp {
   static constexpr const char* kName = "ReLU";
   static constexpr bool kKeepsInput = false;
   // x < 0 ? 0 : x, not x > 0 ? x : 0, so that a NaN passes through.
-  static float Forward(float x) { return x < 0.0f ? 0.0f : x; }
-  static float Backward(float y, float dy) { return y > 0.0f ? dy : 0.0f; }
+  static float Forward(float x) { return Select(x < 0.0f, 0.0f, x); }
+  // A blend, not ?:, so that the loop vectorises: written as a branch it ran
+  // scalar and mispredicted on about half of the (random-signed) elements,
+  // which made ReLU's backward ~10% of an MLP training step.
+  static float Backward(float y, float dy) { return Select(y > 0.0f, dy, 0.0f); }
 };
 
 struct GeluOp {
@@ -121,6 +125,38 @@ struct SigmoidOp {
   static float Backward(float y, float dy) { return dy * y * (1.0f - y); }
 };
 
+// The element loops, over disjoint arrays (__restrict lets GCC vectorise
+// without a runtime overlap check, whose scalar fallback it otherwise took).
+template <class Op>
+void ForwardSpan(const float* __restrict x, float* __restrict y, std::int64_t n) {
+#pragma omp simd
+  for (std::int64_t i = 0; i < n; ++i) y[i] = Op::Forward(x[i]);
+}
+
+template <class Op>
+void BackwardSpan(const float* __restrict kept, const float* __restrict dy, float* __restrict dx,
+                  std::int64_t n) {
+#pragma omp simd
+  for (std::int64_t i = 0; i < n; ++i) dx[i] = Op::Backward(kept[i], dy[i]);
+}
+
+// Runs body(begin, count) over [0, n) in blocks, in parallel only when n is
+// large enough; a batch of an MLP's activations runs inline, with no OpenMP
+// region at all.
+template <class Body>
+void ForBlocks(std::int64_t n, Body body) {
+  if (n < kParallelMinElements) {
+    body(std::int64_t{0}, n);
+    return;
+  }
+  constexpr std::int64_t kBlock = 1 << 14;
+  const std::int64_t blocks = (n + kBlock - 1) / kBlock;
+#pragma omp parallel for
+  for (std::int64_t b = 0; b < blocks; ++b) {
+    body(b * kBlock, std::min(kBlock, n - b * kBlock));
+  }
+}
+
 template <class Op>
 class ActivationLayer final : public Layer {
  public:
@@ -138,9 +174,9 @@ class ActivationLayer final : public Layer {
     if constexpr (Op::kKeepsInput) x_ = x;
     const float* px = x.f32();
     float* py = y_.f32();
-    const std::int64_t n = x.numel();
-#pragma omp parallel for simd if (n >= kParallelMinElements)
-    for (std::int64_t i = 0; i < n; ++i) py[i] = Op::Forward(px[i]);
+    ForBlocks(x.numel(), [&](std::int64_t begin, std::int64_t count) {
+      ForwardSpan<Op>(px + begin, py + begin, count);
+    });
     have_forward_ = true;
     return y_;
   }
@@ -157,9 +193,9 @@ class ActivationLayer final : public Layer {
     const float* kept = Op::kKeepsInput ? x_.f32() : y_.f32();
     const float* pdy = dy.f32();
     float* pdx = dx_.f32();
-    const std::int64_t n = dy.numel();
-#pragma omp parallel for simd if (n >= kParallelMinElements)
-    for (std::int64_t i = 0; i < n; ++i) pdx[i] = Op::Backward(kept[i], pdy[i]);
+    ForBlocks(dy.numel(), [&](std::int64_t begin, std::int64_t count) {
+      BackwardSpan<Op>(kept + begin, pdy + begin, pdx + begin, count);
+    });
     return dx_;
   }
 

@@ -104,6 +104,10 @@ std::unique_ptr<Layer> MakeLayer(const std::string& type, const nlohmann::json& 
       {"BatchNorm1d", BatchNorm1dFromConfig},
       {"BatchNorm2d", BatchNorm2dFromConfig},
       {"Flatten", FlattenFromConfig},
+      {"QuantizeInput", QuantizeInputFromConfig},
+      {"QuantizedLinear", QuantizedLinearFromConfig},
+      {"FakeQuantize", FakeQuantizeFromConfig},
+      {"QatLinear", QatLinearFromConfig},
   };
   std::string known;
   for (const auto& [name, factory] : kFactories) {

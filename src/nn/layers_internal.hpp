@@ -29,6 +29,10 @@ std::unique_ptr<Layer> DropoutFromConfig(const nlohmann::json& config);
 std::unique_ptr<Layer> BatchNorm1dFromConfig(const nlohmann::json& config);
 std::unique_ptr<Layer> BatchNorm2dFromConfig(const nlohmann::json& config);
 std::unique_ptr<Layer> FlattenFromConfig(const nlohmann::json& config);
+std::unique_ptr<Layer> QuantizeInputFromConfig(const nlohmann::json& config);  // quantized_layers
+std::unique_ptr<Layer> QuantizedLinearFromConfig(const nlohmann::json& config);
+std::unique_ptr<Layer> FakeQuantizeFromConfig(const nlohmann::json& config);
+std::unique_ptr<Layer> QatLinearFromConfig(const nlohmann::json& config);
 
 // Seed of the generator the *FromConfig factories initialise weights from.
 // Any fixed value would do: the weights are replaced when a model loads.

@@ -212,8 +212,7 @@ JobResult RunJob(const JobConfig& config, const std::function<void(const EpochSt
       meta["target_mean"] = data.target_scaler.mean;
       meta["target_stddev"] = data.target_scaler.stddev;
     }
-    meta["feature_mean"] = data.normalizer.mean;
-    meta["feature_stddev"] = data.normalizer.stddev;
+    WriteNormalizer(data.normalizer, meta);
     SaveModel(model, config.save_dir, meta);
   }
   return result;
