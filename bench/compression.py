@@ -131,8 +131,15 @@ def main():
     torch.set_num_threads(1)
 
     def make(path, cmd):
+        """Runs a command that writes the model directory `path`; with --json in
+        cmd, keeps its figures beside the directory (for --reuse) and returns them."""
+        report = path + ".report.json"
         if not (args.reuse and os.path.exists(os.path.join(path, "model.json"))):
-            run(cmd)
+            out = run(cmd)
+            if "--json" in cmd:
+                with open(report, "w") as f:
+                    f.write(out.stdout.strip().splitlines()[-1])
+        return json.load(open(report)) if "--json" in cmd else None
 
     t1 = ["--threads", "1"]
     mlp = os.path.join(w, "mlp")
@@ -145,18 +152,23 @@ def main():
     models["mlp pruned 50% neurons"] = os.path.join(w, "mlp-s50")
     make(models["mlp pruned 50% neurons"],
          [j, "compress", "prune", "--model", mlp, "--out", models["mlp pruned 50% neurons"],
-          "--structured", "--sparsity", "0.5", "--epochs", "3"] + t1)
+          "--structured", "--scope", "layer", "--sparsity", "0.5", "--epochs", "3"] + t1)
     models["mlp pruned 90% weights"] = os.path.join(w, "mlp-u90")
     make(models["mlp pruned 90% weights"],
          [j, "compress", "prune", "--model", mlp, "--out", models["mlp pruned 90% weights"],
           "--sparsity", "0.9", "--schedule", "cubic", "--epochs", "4"] + t1)
     models["student distilled"] = os.path.join(w, "student")
-    make(models["student distilled"],
-         [j, "compress", "distill", "--teacher", mlp, "--out", models["student distilled"],
-          "--baseline"] + t1)
+    distill = make(models["student distilled"],
+                   [j, "compress", "distill", "--teacher", mlp, "--out",
+                    models["student distilled"], "--baseline", "--json"] + t1)
+    # The early-exit CNN against the same CNN trained without exits, for as
+    # many epochs (the early-exit command's default).
+    models["cnn f32 (no exits)"] = os.path.join(w, "cnn")
+    make(models["cnn f32 (no exits)"], [j, "train", "--data", "mnist", "--model", "cnn",
+                                        "--epochs", "5", "--save", models["cnn f32 (no exits)"]] + t1)
     models["cnn early-exit"] = os.path.join(w, "cnn-ee")
-    make(models["cnn early-exit"], [j, "compress", "early-exit", "--out",
-                                    models["cnn early-exit"]] + t1)
+    early = make(models["cnn early-exit"], [j, "compress", "early-exit", "--out",
+                                            models["cnn early-exit"], "--json"] + t1)
 
     figures = {name: bench_infer(j, path, args.seconds) for name, path in models.items()}
 
@@ -206,10 +218,24 @@ def main():
             100 * (figures["student distilled"]["accuracy"] - base["accuracy"]),
         "student: parameters / teacher": figures["student distilled"]["parameters"] /
         base["parameters"],
+        "student: accuracy vs the same student trained alone (points, goal > 0)":
+            100 * (distill["distilled"]["accuracy"] - distill["baseline"]["accuracy"]),
         "early exit: full MACs / average MACs (goal >= 2)":
             ee["full_macs_per_sample"] / ee["macs_per_sample"],
-        "early exit: J/1000 vs int8 MLP": ee["j_per_1000"] / q["j_per_1000"],
+        "early exit: accuracy vs its last exit (points, goal >= -0.5)":
+            100 * (ee["accuracy"] - early["test_final_exit_accuracy"]),
+        "early exit: accuracy vs the CNN without exits (points)":
+            100 * (ee["accuracy"] - figures["cnn f32 (no exits)"]["accuracy"]),
+        "early exit: throughput / CNN without exits":
+            ee["throughput_per_s"] / figures["cnn f32 (no exits)"]["throughput_per_s"],
+        "early exit: J/1000 / CNN without exits":
+            ee["j_per_1000"] / figures["cnn f32 (no exits)"]["j_per_1000"],
     })
+    print(f"distill: teacher {100 * base['accuracy']:.2f}%, student distilled "
+          f"{100 * distill['distilled']['accuracy']:.2f}%, student alone "
+          f"{100 * distill['baseline']['accuracy']:.2f}%")
+    print(f"early exit: threshold {early['threshold']}, last exit alone "
+          f"{100 * early['test_final_exit_accuracy']:.2f}%, routed {100 * ee['accuracy']:.2f}%")
     for k, v in ratios.items():
         print(f"{k:<60} {v:8.3f}")
     if threads != 1:

@@ -191,6 +191,13 @@ void SaveModel(Sequential& model, const std::string& dir, const nlohmann::json& 
 // tensor name on a missing or mis-shaped tensor.
 Sequential LoadModel(const std::string& dir, nlohmann::json* metadata = nullptr);
 
+// Reads a joule JSON document such as model.json: parses it and checks that
+// it is an object with "format": format and "version": version. Throws Error
+// naming the path and, for a syntax error, the byte offset; for another
+// format, `what` (e.g. "a joule model file") and `hint` (how to make one).
+nlohmann::json ReadJouleJson(const std::string& path, const std::string& format, int version,
+                             const std::string& what, const std::string& hint);
+
 // Low-level safetensors I/O (used by model files and checkpoints).
 void WriteSafetensors(const std::string& path,
                       const std::vector<std::pair<std::string, const Tensor*>>& tensors,

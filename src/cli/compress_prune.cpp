@@ -16,7 +16,7 @@ struct PruneFlags {
   std::string data = "mnist";
   double sparsity = -1;
   bool structured = false;
-  std::string scope = "global";
+  std::string scope;  // empty: global, or layer with --structured
   std::string schedule = "oneshot";
   int epochs = 2;
   double lr = 0.01;
@@ -35,6 +35,14 @@ std::int64_t ModelBytes(const std::string& dir) {
   return total;
 }
 
+// Structured: the same share of every hidden layer unless asked otherwise;
+// one global ranking thinned the MNIST MLP's first layer to a quarter and lost
+// 0.7 points where per-layer lost 0.3.
+std::string EffectiveScope(const PruneFlags& f) {
+  if (!f.scope.empty()) return f.scope;
+  return f.structured ? "layer" : "global";
+}
+
 nlohmann::json Figures(const PruneFlags& f, const PruneJobResult& r, std::int64_t bytes_before,
                        std::int64_t bytes_after) {
   auto number_or_null = [](double v) {
@@ -45,7 +53,7 @@ nlohmann::json Figures(const PruneFlags& f, const PruneJobResult& r, std::int64_
                       {"data", f.data},
                       {"sparsity", f.sparsity},
                       {"structured", f.structured},
-                      {"scope", f.scope},
+                      {"scope", EffectiveScope(f)},
                       {"schedule", f.schedule},
                       {"epochs", f.epochs},
                       {"lr", f.lr},
@@ -99,7 +107,7 @@ void RunPrune(const PruneFlags& f) {
   PruneJobOptions o;
   o.sparsity = f.sparsity;
   o.structured = f.structured;
-  o.scope = ParsePruneScope(f.scope, "--scope");
+  o.scope = ParsePruneScope(EffectiveScope(f), "--scope");
   o.schedule = f.schedule;
   o.epochs = f.epochs;
   o.lr = f.lr;
@@ -152,7 +160,9 @@ void RegisterCompressPrune(CLI::App& compress) {
       ->required();
   cmd->add_flag("--structured", f->structured,
                 "remove whole neurons of Linear layers and channels of Conv2d layers");
-  cmd->add_option("--scope", f->scope, "global (one ranking over all layers) or layer")
+  cmd->add_option("--scope", f->scope,
+                  "global (one ranking over all layers) or layer (each layer by itself); default:\n"
+                  "global, or layer with --structured")
       ->capture_default_str();
   cmd->add_option("--schedule", f->schedule,
                   "oneshot, or cubic (Zhu & Gupta: sparsity rises during fine-tuning)")

@@ -270,22 +270,8 @@ void EarlyExitModel::Save(const std::string& dir, const nlohmann::json& metadata
 namespace {
 
 nlohmann::json ReadEarlyExitJson(const std::string& path) {
-  nlohmann::json doc;
-  try {
-    doc = nlohmann::json::parse(ReadFile(path));
-  } catch (const nlohmann::json::parse_error& e) {
-    const std::size_t offset = e.byte > 0 ? e.byte - 1 : 0;
-    throw Error(path + ": byte offset " + std::to_string(offset) + ": not valid JSON: " + e.what());
-  }
-  if (!doc.is_object() || doc.value("format", nlohmann::json()) != kFormat) {
-    throw Error(path + ": not an early-exit model: expected a JSON object with \"format\": \"" +
-                kFormat + "\"; write one with 'joule compress early-exit --out DIR'");
-  }
-  if (doc.value("version", nlohmann::json()) != kVersion) {
-    throw Error(path + ": early-exit model version " +
-                doc.value("version", nlohmann::json()).dump() +
-                " is not supported; this joule reads version " + std::to_string(kVersion));
-  }
+  nlohmann::json doc = ReadJouleJson(path, kFormat, kVersion, "an early-exit model",
+                                     "write one with 'joule compress early-exit --out DIR'");
   auto need = [&](const char* key, bool ok, const char* expected) {
     if (!doc.contains(key) || !ok) {
       throw Error(path + ": \"" + key + "\" is " +

@@ -47,22 +47,8 @@ std::string JsonPath(const std::string& dir) {
 }
 
 nlohmann::json ReadModelJson(const std::string& path) {
-  std::string text = ReadFile(path);
-  nlohmann::json doc;
-  try {
-    doc = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
-    const std::size_t offset = e.byte > 0 ? e.byte - 1 : 0;
-    throw Error(path + ": byte offset " + std::to_string(offset) + ": not valid JSON: " + e.what());
-  }
-  if (!doc.is_object() || doc.value("format", nlohmann::json()) != kFormat) {
-    throw Error(path + ": not a joule model file: expected a JSON object with \"format\": \"" +
-                kFormat + "\"; save models with SaveModel (joule train --save DIR)");
-  }
-  if (doc.value("version", nlohmann::json()) != kVersion) {
-    throw Error(path + ": model file version " + doc.value("version", nlohmann::json()).dump() +
-                " is not supported; this joule reads version " + std::to_string(kVersion));
-  }
+  nlohmann::json doc = ReadJouleJson(path, kFormat, kVersion, "a joule model file",
+                                     "save models with SaveModel (joule train --save DIR)");
   if (!doc.contains("architecture")) {
     throw Error(path + ": missing \"architecture\"; the file is incomplete");
   }
@@ -124,6 +110,26 @@ void DecodeSparse(const std::string& path, const std::string& name, const Tensor
 }
 
 }  // namespace
+
+nlohmann::json ReadJouleJson(const std::string& path, const std::string& format, int version,
+                             const std::string& what, const std::string& hint) {
+  nlohmann::json doc;
+  try {
+    doc = nlohmann::json::parse(ReadFile(path));
+  } catch (const nlohmann::json::parse_error& e) {
+    const std::size_t offset = e.byte > 0 ? e.byte - 1 : 0;
+    throw Error(path + ": byte offset " + std::to_string(offset) + ": not valid JSON: " + e.what());
+  }
+  if (!doc.is_object() || doc.value("format", nlohmann::json()) != format) {
+    throw Error(path + ": not " + what + ": expected a JSON object with \"format\": \"" + format +
+                "\"; " + hint);
+  }
+  if (doc.value("version", nlohmann::json()) != version) {
+    throw Error(path + ": " + format + " version " + doc.value("version", nlohmann::json()).dump() +
+                " is not supported; this joule reads version " + std::to_string(version));
+  }
+  return doc;
+}
 
 void SaveModel(Sequential& model, const std::string& dir, const nlohmann::json& metadata) {
   std::error_code ec;
