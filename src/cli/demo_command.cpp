@@ -2,7 +2,10 @@
 // plain way (recipes/mnist-baseline.toml) and the green way
 // (recipes/mnist-green.toml), and prints one table of what each scored and
 // cost: accuracy, epochs, seconds, energy with its method, carbon with its
-// intensity and source, and the saving.
+// intensity and source, and the saving. Then what running the green model
+// costs: f32 against its int8 quantization, in joules per 1000 inferences.
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
@@ -11,6 +14,8 @@
 #include "cli/commands.hpp"
 #include "cli/progress.hpp"
 #include "cli/recipe.hpp"
+#include "joule/compress/inference.hpp"
+#include "joule/compress/quantize.hpp"
 #include "joule/train.hpp"
 #include "joule/util.hpp"
 
@@ -28,6 +33,13 @@ struct DemoFlags {
 struct Row {
   Recipe recipe;
   JobResult result;
+};
+
+// The green model run for inference, f32 and int8, by the same benchmark as
+// `joule bench-infer` (shorter).
+struct InferenceRow {
+  std::string name;
+  InferenceBenchResult bench;
 };
 
 // The bundled recipes live beside data/ in the repository (or wherever
@@ -112,6 +124,57 @@ void PrintTable(const std::vector<Row>& rows, const DemoFlags& f) {
   }
 }
 
+std::vector<InferenceRow> BenchGreenModel(const std::string& model_dir, const JobConfig& c) {
+  std::fprintf(stderr, "demo 3/3: running the green model for inference, f32 and int8\n");
+  nlohmann::json meta;
+  Sequential f32 = LoadModel(model_dir, &meta);
+  // The split and standardisation the model was trained with.
+  PreparedData data = PrepareData(c.data, c.target, c.task, c.seed, c.validation_fraction);
+  Sequential int8 = QuantizeModel(f32, data.train, QuantizeOptions{});
+  InferenceBenchOptions options;
+  options.latency_samples = 200;
+  options.throughput_seconds = 1.0;
+  options.metering = &c.metering;
+  std::vector<InferenceRow> rows;
+  for (auto [name, model] : {std::pair{"f32", &f32}, std::pair{"int8", &int8}}) {
+    auto wrapped = WrapSequential(*model, data.eval.x.shape());
+    rows.push_back({name, BenchInference(*wrapped, data.eval, options)});
+  }
+  return rows;
+}
+
+void PrintInference(const std::vector<InferenceRow>& rows) {
+  std::printf("\nrunning the green model (batch 256, %d thread(s)):\n", NumThreads());
+  std::printf("%-6s %9s %12s %14s  %s\n", "model", "test acc", "samples/s", "J per 1000",
+              "energy method");
+  for (const InferenceRow& r : rows) {
+    std::printf("%-6s %8.2f%% %12.0f %14.5f  %s\n", r.name.c_str(), 100 * r.bench.accuracy,
+                r.bench.throughput_per_s, r.bench.j_per_1000, r.bench.energy_method.c_str());
+  }
+  std::printf("int8: %.1f%% of f32's energy per inference, test accuracy %+.2f points\n",
+              Percent(rows[1].bench.j_per_1000, rows[0].bench.j_per_1000),
+              100 * (rows[1].bench.accuracy - rows[0].bench.accuracy));
+}
+
+// A scratch directory for the run, removed (with what is in it) at the end.
+class ScratchDir {
+ public:
+  ScratchDir() {
+    path_ = fs::temp_directory_path() / ("joule-demo-" + std::to_string(getpid()));
+    fs::remove_all(path_);
+  }
+  ~ScratchDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+  std::string path() const { return path_.string(); }
+
+ private:
+  fs::path path_;
+};
+
 void RunDemo(const DemoFlags& f, const JobFlags& flags) {
   std::vector<Row> rows(2);
   rows[0].recipe = LoadRecipe(RecipePath(f, "mnist-baseline.toml"));
@@ -126,16 +189,25 @@ void RunDemo(const DemoFlags& f, const JobFlags& flags) {
       throw Error(ExplainConfigError(e.what(), row.recipe, flags.OverriddenKeys()));
     }
   }
+  // The green model is kept for the inference part: in its recipe's save
+  // directory, else in a scratch directory removed at the end.
+  ScratchDir scratch;
+  std::string green_dir = rows[1].recipe.config.save_dir;
+  if (green_dir.empty()) {
+    green_dir = (fs::path(scratch.path()) / "green").string();
+    rows[1].recipe.config.save_dir = green_dir;
+  }
   for (std::size_t i = 0; i < rows.size(); ++i) {
     Row& row = rows[i];
     const JobConfig& c = row.recipe.config;
     std::fprintf(
-        stderr, "demo %zu/%zu: %s (%s): %s\n", i + 1, rows.size(), row.recipe.name.c_str(),
+        stderr, "demo %zu/%zu: %s (%s): %s\n", i + 1, rows.size() + 1, row.recipe.name.c_str(),
         row.recipe.path.c_str(),
         row.recipe.description.empty() ? c.precision.c_str() : row.recipe.description.c_str());
     EpochPrinter printer(c.epochs, row.recipe.name);
     row.result = RunJob(c, [&](const EpochStats& s) { printer.Print(s); }, {&printer});
   }
+  const std::vector<InferenceRow> inference = BenchGreenModel(green_dir, rows[1].recipe.config);
   if (f.json) {
     const JobResult& base = rows[0].result;
     const JobResult& green = rows[1].result;
@@ -146,10 +218,17 @@ void RunDemo(const DemoFlags& f, const JobFlags& flags) {
         {"co2_percent", 100 - Percent(green.co2_g, base.co2_g)},
         {"accuracy_points", 100 * (green.final_eval.accuracy - base.final_eval.accuracy)}};
     if (f.max_epochs > 0) out["max_epochs"] = f.max_epochs;
+    for (const InferenceRow& r : inference) {
+      out["inference"][r.name] = {{"accuracy", r.bench.accuracy},
+                                  {"throughput_per_s", r.bench.throughput_per_s},
+                                  {"j_per_1000", r.bench.j_per_1000},
+                                  {"energy_method", r.bench.energy_method}};
+    }
     std::printf("%s\n", out.dump(2).c_str());
     return;
   }
   PrintTable(rows, f);
+  PrintInference(inference);
 }
 
 }  // namespace

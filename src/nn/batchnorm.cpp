@@ -50,7 +50,12 @@ class BatchNormLayer final : public Layer {
     }
     training_ = training;
     y_.Resize(x.shape());
-    xhat_.Resize(x.shape());
+    // Inference writes y only; xhat (needed by Backward alone) is then made
+    // from the input on demand. Writing both doubled this layer's memory
+    // traffic, and it was the CNN's costliest op at inference.
+    xhat_ready_ = training;
+    x_ = x;
+    if (training) xhat_.Resize(x.shape());
     const float* px = x.f32();
 #pragma omp parallel for if (x.numel() >= kParallelMinElements)
     for (std::int64_t c = 0; c < features_; ++c) {
@@ -82,6 +87,7 @@ class BatchNormLayer final : public Layer {
                   DTypeName(dy.dtype()));
     }
     if (input_grad_needed_) dx_.Resize(dy.shape());
+    if (!xhat_ready_) MakeXhat();
     const float* pdy = dy.f32();
 #pragma omp parallel for if (dy.numel() >= kParallelMinElements)
     for (std::int64_t c = 0; c < features_; ++c) {
@@ -151,10 +157,21 @@ class BatchNormLayer final : public Layer {
     *var = squares / count;
   }
 
-  // xhat = (x - mean) * inv_std and y = gamma * xhat + beta for channel c.
+  // xhat = (x - mean) * inv_std and y = gamma * xhat + beta for channel c;
+  // at inference y only, in the same arithmetic.
   void Normalize(const float* px, std::int64_t c) {
     const float m = mean_.f32()[c], k = inv_std_.f32()[c];
     const float g = gamma_.value.f32()[c], b = beta_.value.f32()[c];
+    if (!training_) {
+      for (std::int64_t n = 0; n < batch_; ++n) {
+        const std::int64_t at = (n * features_ + c) * inner_;
+        const float* p = px + at;
+        float* py = y_.f32() + at;
+#pragma omp simd
+        for (std::int64_t i = 0; i < inner_; ++i) py[i] = g * ((p[i] - m) * k) + b;
+      }
+      return;
+    }
     for (std::int64_t n = 0; n < batch_; ++n) {
       const std::int64_t at = (n * features_ + c) * inner_;
       const float* p = px + at;
@@ -166,6 +183,20 @@ class BatchNormLayer final : public Layer {
         py[i] = g * xh[i] + b;
       }
     }
+  }
+
+  // xhat of the last inference Forward, from its input, for Backward.
+  void MakeXhat() {
+    xhat_.Resize(x_.shape());
+    const float* px = x_.f32();
+    for (std::int64_t c = 0; c < features_; ++c) {
+      const float m = mean_.f32()[c], k = inv_std_.f32()[c];
+      for (std::int64_t n = 0; n < batch_; ++n) {
+        const std::int64_t at = (n * features_ + c) * inner_;
+        for (std::int64_t i = 0; i < inner_; ++i) xhat_.f32()[at + i] = (px[at + i] - m) * k;
+      }
+    }
+    xhat_ready_ = true;
   }
 
   // dx for channel c. Training: the batch statistics depend on x, giving
@@ -196,6 +227,8 @@ class BatchNormLayer final : public Layer {
   std::int64_t batch_ = 0, inner_ = 0;
   Tensor mean_, inv_std_;  // per channel, as used by the last Forward
   Tensor xhat_, y_, dx_;
+  Tensor x_;  // the last Forward's input (aliased, not copied)
+  bool xhat_ready_ = false;
   Tensor no_grad_;  // stays empty: the dx returned when input_grad_needed() is off
 };
 

@@ -84,6 +84,14 @@ class MaxPool2dLayer final : public Pool2dBase {
     const float* px = x.f32();
     float* py = y_.f32();
     std::int32_t* pa = argmax_.data<std::int32_t>();
+    if (kernel_ == 2 && stride_ == 2) {
+#pragma omp parallel for if (Parallel())
+      for (std::int64_t p = 0; p < planes_; ++p) {
+        const std::int64_t o = p * oh_ * ow_;
+        Pool2x2(px + p * h_ * w_, py + o, pa + o);
+      }
+      return y_;
+    }
 #pragma omp parallel for if (Parallel())
     for (std::int64_t p = 0; p < planes_; ++p) {
       const float* xp = px + p * h_ * w_;
@@ -93,13 +101,8 @@ class MaxPool2dLayer final : public Pool2dBase {
           float best = xp[best_at];
           for (std::int64_t ky = 0; ky < kernel_; ++ky) {
             for (std::int64_t kx = 0; kx < kernel_; ++kx) {
-              std::int64_t at = (oy * stride_ + ky) * w_ + ox * stride_ + kx;
-              // Ties keep the first maximum; a NaN wins and propagates, as
-              // in PyTorch, so a diverged model is not silently masked.
-              if (xp[at] > best || std::isnan(xp[at])) {
-                best = xp[at];
-                best_at = at;
-              }
+              const std::int64_t at = (oy * stride_ + ky) * w_ + ox * stride_ + kx;
+              TakeIfGreater(xp[at], at, best, best_at);
             }
           }
           std::int64_t o = (p * oh_ + oy) * ow_ + ox;
@@ -132,6 +135,39 @@ class MaxPool2dLayer final : public Pool2dBase {
   }
 
  private:
+  // Ties keep the first maximum; a NaN wins and propagates, as in PyTorch, so
+  // a diverged model is not silently masked.
+  template <class Index>
+  static void TakeIfGreater(float v, Index at, float& best, Index& best_at) {
+    const bool take = v > best || v != v;
+    best = take ? v : best;
+    best_at = take ? at : best_at;
+  }
+
+  // The CNN's pooling (kernel 2, stride 2) on one plane, in the generic loop's
+  // visiting order: the generic loop's index arithmetic per element made
+  // pooling 43% of the CNN's inference time.
+  void Pool2x2(const float* xp, float* yp, std::int32_t* ap) const {
+    const auto w = static_cast<std::int32_t>(w_);
+    for (std::int64_t oy = 0; oy < oh_; ++oy) {
+      const auto row = static_cast<std::int32_t>(2 * oy) * w;
+      const float* r0 = xp + row;
+      const float* r1 = r0 + w;
+      float* y = yp + oy * ow_;
+      std::int32_t* a = ap + oy * ow_;
+      for (std::int32_t ox = 0; ox < static_cast<std::int32_t>(ow_); ++ox) {
+        const std::int32_t x0 = 2 * ox;
+        float best = r0[x0];
+        std::int32_t best_at = row + x0;
+        TakeIfGreater(r0[x0 + 1], row + x0 + 1, best, best_at);
+        TakeIfGreater(r1[x0], row + w + x0, best, best_at);
+        TakeIfGreater(r1[x0 + 1], row + w + x0 + 1, best, best_at);
+        y[ox] = best;
+        a[ox] = best_at;
+      }
+    }
+  }
+
   Tensor argmax_;
 };
 

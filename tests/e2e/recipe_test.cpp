@@ -234,6 +234,14 @@ TEST(Demo, JsonHasAnObjectPerRecipe) {
   EXPECT_EQ(j["baseline"]["precision"], "f32");
   EXPECT_EQ(j["green"]["precision"], "bf16");
   EXPECT_TRUE(j["saving"].contains("energy_percent"));
+  // The green model run for inference, f32 and int8, each with its method.
+  for (const char* name : {"f32", "int8"}) {
+    const nlohmann::json& o = j["inference"][name];
+    EXPECT_GT(o["accuracy"].get<double>(), 0.5) << name;
+    EXPECT_GT(o["throughput_per_s"].get<double>(), 0) << name;
+    EXPECT_GT(o["j_per_1000"].get<double>(), 0) << name;
+    EXPECT_NE(o["energy_method"].get<std::string>().find(':'), std::string::npos) << name;
+  }
   // Progress on stderr, one line per epoch of each recipe.
   EXPECT_NE(r.err.find("baseline: epoch   1/1"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("green: epoch   1/1"), std::string::npos) << r.err;

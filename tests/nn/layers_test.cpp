@@ -916,6 +916,41 @@ TEST(MaxPool2dTest, RoutesGradientToTheFirstMaximumAndPropagatesNaN) {
       std::isnan(pool->Forward(Tensor::FromVector({1, 1, 2, 2}, {1, nan, 3, 2}), false).f32()[0]));
 }
 
+// MaxPool2d(2, 2) has a fast path of its own; it must pick what a plain scan
+// of each window picks (first maximum on ties, NaN wins), odd sizes included.
+TEST(MaxPool2dTest, TwoByTwoFastPathEqualsAPlainScan) {
+  Rng rng(7);
+  Tensor x = RandomNormal({2, 3, 7, 9}, rng);
+  for (std::int64_t i = 0; i < x.numel(); i += 5) x.f32()[i] = 0.5f;  // ties
+  x.f32()[20] = std::numeric_limits<float>::quiet_NaN();
+  auto pool = MakeMaxPool2d(2, 2);
+  const Tensor& y = pool->Forward(x, true);
+  ASSERT_EQ(y.shape(), (Shape{2, 3, 3, 4}));
+  Tensor dy(y.shape());
+  dy.Fill(1.0f);
+  const Tensor& dx = pool->Backward(dy);
+  Tensor expected_dx(x.shape());
+  for (std::int64_t p = 0; p < 6; ++p) {
+    for (std::int64_t oy = 0; oy < 3; ++oy) {
+      for (std::int64_t ox = 0; ox < 4; ++ox) {
+        std::int64_t best_at = p * 63 + 2 * oy * 9 + 2 * ox;
+        for (std::int64_t k = 0; k < 4; ++k) {
+          const std::int64_t at = p * 63 + (2 * oy + k / 2) * 9 + 2 * ox + k % 2;
+          if (x.f32()[at] > x.f32()[best_at] || std::isnan(x.f32()[at])) best_at = at;
+        }
+        const float got = y.f32()[(p * 3 + oy) * 4 + ox];
+        if (std::isnan(x.f32()[best_at])) {
+          EXPECT_TRUE(std::isnan(got));
+        } else {
+          EXPECT_EQ(got, x.f32()[best_at]);
+        }
+        expected_dx.f32()[best_at] += 1.0f;
+      }
+    }
+  }
+  for (std::int64_t i = 0; i < x.numel(); ++i) EXPECT_EQ(dx.f32()[i], expected_dx.f32()[i]) << i;
+}
+
 TEST(FlattenTest, KeepsTheBatchAndRestoresTheInputShape) {
   Rng rng(43);
   Tensor x = RandomNormal({2, 3, 4, 5}, rng);
