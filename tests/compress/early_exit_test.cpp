@@ -13,6 +13,7 @@
 #include <set>
 
 #include "../nn/gradcheck.hpp"
+#include "test_scratch.hpp"
 
 namespace joule {
 namespace {
@@ -26,12 +27,7 @@ constexpr double kGradTol = 5e-3;
 // Rows routed in a smaller gathered batch may round differently in oneDNN.
 constexpr float kRoutedTol = 1e-5f;
 
-std::string ScratchDir() {
-  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  fs::path dir = fs::path(JOULE_TEST_BINARY_DIR) / "early_exit_test" / info->name();
-  fs::remove_all(dir);
-  return dir.string();
-}
+std::string ScratchDir() { return test::TestScratchDir("early_exit_test", false); }
 
 Tensor RandomImages(std::int64_t n, std::uint64_t seed) {
   Rng rng(seed);

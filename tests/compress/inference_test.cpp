@@ -7,19 +7,15 @@
 
 #include <filesystem>
 
+#include "test_scratch.hpp"
+
 namespace joule {
 namespace {
 
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 
-std::string ScratchDir() {
-  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  fs::path dir = fs::path(JOULE_TEST_BINARY_DIR) / "inference_test" / info->name();
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir.string();
-}
+std::string ScratchDir() { return test::TestScratchDir("inference_test", true); }
 
 TEST(CountMacs, MlpIsTheSumOfItsWeightMatrices) {
   Rng rng(1);

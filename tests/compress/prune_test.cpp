@@ -13,6 +13,8 @@
 #include <functional>
 #include <map>
 
+#include "test_scratch.hpp"
+
 namespace joule {
 namespace {
 
@@ -23,12 +25,7 @@ using ::testing::HasSubstr;
 // shorter sums differently: float reassociation, nothing more.
 constexpr float kStructuredMaxAbsDiff = 1e-5f;
 
-std::string ScratchDir() {
-  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  fs::path dir = fs::path(JOULE_TEST_BINARY_DIR) / "prune_test" / info->name();
-  fs::remove_all(dir);
-  return dir.string();
-}
+std::string ScratchDir() { return test::TestScratchDir("prune_test", false); }
 
 Tensor& Weight(Sequential& m, std::size_t layer) {
   for (Parameter* p : m.layer(layer).Parameters()) {

@@ -15,6 +15,7 @@
 
 #include "nn/gradcheck.hpp"
 #include "nn/quantized_layers.hpp"
+#include "test_scratch.hpp"
 
 namespace joule {
 namespace {
@@ -22,12 +23,7 @@ namespace {
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 
-std::string ScratchDir() {
-  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  fs::path dir = fs::path(JOULE_TEST_BINARY_DIR) / "quantize_test" / info->name();
-  fs::remove_all(dir);
-  return dir.string();
-}
+std::string ScratchDir() { return test::TestScratchDir("quantize_test", false); }
 
 // in-16-8-3 with ReLUs, a Dropout and a Flatten (both dropped by PTQ).
 Sequential SmallMlp(std::int64_t in, std::uint64_t seed) {

@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "joule/nn.hpp"
+#include "test_scratch.hpp"
 
 namespace joule {
 namespace {
@@ -14,12 +15,7 @@ namespace {
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 
-std::string ScratchDir() {
-  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  fs::path dir = fs::path(JOULE_TEST_BINARY_DIR) / "model_file_test" / info->name();
-  fs::remove_all(dir);
-  return dir.string();
-}
+std::string ScratchDir() { return test::TestScratchDir("model_file_test", false); }
 
 // Linear-BatchNorm-ReLU-Linear: parameters and buffers in one model.
 Sequential SmallModel(std::uint64_t seed) {

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "joule/nn.hpp"
+#include "test_scratch.hpp"
 
 namespace joule {
 namespace {
@@ -19,13 +20,7 @@ namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 
 // A fresh directory per test: ctest may run the tests of this file in parallel.
-std::string ScratchDir() {
-  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  fs::path dir = fs::path(JOULE_TEST_BINARY_DIR) / "safetensors_test" / info->name();
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir.string();
-}
+std::string ScratchDir() { return test::TestScratchDir("safetensors_test", true); }
 
 void WriteBytes(const std::string& path, const std::string& bytes) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
