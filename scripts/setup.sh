@@ -4,16 +4,24 @@
 # at all when nothing is missing. Uses sudo when not run as root.
 #   scripts/setup.sh          build + test dependencies
 #   scripts/setup.sh --bench  also PyTorch 1.13 (python3-torch), the bench peer
+#   scripts/setup.sh --ci     also what CI alone needs: clang's libFuzzer (the fuzz
+#                             smoke) and debootstrap (the bare-root check)
 set -euo pipefail
 
+# ocl-icd-opencl-dev: Debian's dnnl-config.cmake calls find_package(OpenCL), but
+# libdnnl-dev only Recommends it, and recommends are not installed here; a bare
+# root without it stops at CMake (scripts/check-fresh.sh proves it is enough).
 packages=(build-essential cmake ninja-build pkg-config git
-          libdnnl-dev zlib1g-dev libsqlite3-dev nlohmann-json3-dev libcli11-dev
+          libdnnl-dev ocl-icd-opencl-dev zlib1g-dev libsqlite3-dev nlohmann-json3-dev libcli11-dev
           libtomlplusplus-dev libcpp-httplib-dev libgtest-dev libgmock-dev libbenchmark-dev
           clang-format python3)
 if [[ "${1:-}" == "--bench" ]]; then
   # OpenBLAS: without it Debian's torch runs on the reference BLAS, a peer too weak to
   # be worth beating.
   packages+=(python3-torch python3-numpy libopenblas0-pthread)
+fi
+if [[ "${1:-}" == "--ci" ]]; then
+  packages+=(clang libclang-rt-14-dev debootstrap)
 fi
 
 missing=()
