@@ -97,6 +97,6 @@ else
   # apt error, then anything that says it failed.
   first=$(grep -m1 -E 'Could NOT find' "$log" || grep -m1 -E 'error:|^E: |CMake Error' "$log" ||
           grep -m1 -E 'Error|FAILED|not found|No such' "$log" || tail -n1 "$log")
-  echo "check-fresh: FAILED: $first (log: $cache_dir/check-fresh.log)"
+  echo "check-fresh: FAILED: ${first#"${first%%[![:space:]]*}"} (log: $cache_dir/check-fresh.log)"
   exit 1
 fi

@@ -665,6 +665,9 @@ TEST(Sensors, ListsEverySourceWithReasonAndFindsStubGpu) {
     EXPECT_NE(r.out.find(kind), std::string::npos) << kind << "\n" << r.out;
   }
   EXPECT_NE(r.out.find("cannot load /nonexistent/libnvidia-ml.so.1"), std::string::npos);
+  // The shell prompt, or the next command's output, must not start on the last line.
+  ASSERT_FALSE(r.out.empty());
+  EXPECT_EQ(r.out.back(), '\n') << r.out;
 #ifdef JOULE_STUB_NVML
   JouleRun gpu =
       Joule({"sensors", "--json"}, dir, {std::string("JOULE_NVML_LIBRARY=") + JOULE_STUB_NVML});
@@ -675,6 +678,11 @@ TEST(Sensors, ListsEverySourceWithReasonAndFindsStubGpu) {
     found_gpu = found_gpu || (ch["method"] == "measured:nvml" && ch["component"] == "gpu");
   }
   EXPECT_TRUE(found_gpu) << gpu.out;
+  // With a measured GPU the last line is a channel, not the estimate warning.
+  JouleRun plain = Joule({"sensors"}, dir, {std::string("JOULE_NVML_LIBRARY=") + JOULE_STUB_NVML});
+  ASSERT_FALSE(plain.out.empty());
+  EXPECT_EQ(plain.out.back(), '\n') << plain.out;
+  EXPECT_EQ(gpu.out.back(), '\n') << gpu.out;
 #endif
 }
 
