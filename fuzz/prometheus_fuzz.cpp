@@ -8,8 +8,8 @@
 // routing and response around it.
 //
 // Bugs: a crash or sanitizer report (in this process, which runs the
-// server), or a server that stops answering (a hang: reported with
-// __builtin_trap after kTimeoutS).
+// server), or a server that stops answering or hangs (reported with
+// __builtin_trap, after kTimeoutS for a hang).
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -37,16 +37,21 @@ std::unique_ptr<joule::PrometheusServer> StartServer() {
   return std::make_unique<joule::PrometheusServer>("127.0.0.1:0", [body] { return body; });
 }
 
-[[noreturn]] void Hang(const char* what) {
+[[noreturn]] void Fail(const char* what) {
   std::fprintf(stderr, "prometheus_fuzz: %s\n", what);
   __builtin_trap();
 }
 
-// Sends `request` on a new connection, closes the sending side, and returns
-// everything the server writes back until it closes the connection.
-std::string Exchange(int port, std::string_view request) {
+// Sends `request` on a new connection and returns everything the server
+// writes back until it closes the connection. With `close_sending`, the
+// sending side is closed after the request, so that the server sees the end
+// of an incomplete request at once instead of waiting for its read time-out;
+// the server still reads, parses and routes what came, but it then treats
+// the half-closed connection as gone and writes no response (its library's
+// choice), so the response is empty.
+std::string Exchange(int port, std::string_view request, bool close_sending = true) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) Hang("socket() failed");
+  if (fd < 0) Fail("socket() failed");
   timeval timeout{kTimeoutS, 0};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
   ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
@@ -55,7 +60,7 @@ std::string Exchange(int port, std::string_view request) {
   address.sin_port = htons(static_cast<std::uint16_t>(port));
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
-    Hang("the server no longer accepts connections");
+    Fail("the server no longer accepts connections");
   }
   // A send error means the server closed early (it may reject a request
   // before reading it all): not a bug.
@@ -64,14 +69,14 @@ std::string Exchange(int port, std::string_view request) {
     if (n <= 0) break;
     sent += static_cast<std::size_t>(n);
   }
-  ::shutdown(fd, SHUT_WR);
+  if (close_sending) ::shutdown(fd, SHUT_WR);
   std::string response;
   char buffer[4096];
   for (;;) {
     ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
     if (n == 0) break;
     if (n < 0) {
-      if (errno == EAGAIN || errno == EWOULDBLOCK) Hang("the server did not close a connection");
+      if (errno == EAGAIN || errno == EWOULDBLOCK) Fail("the server did not close a connection");
       break;  // reset by the server
     }
     response.append(buffer, static_cast<std::size_t>(n));
@@ -85,10 +90,12 @@ std::string Exchange(int port, std::string_view request) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   static std::unique_ptr<joule::PrometheusServer> server = StartServer();
   Exchange(server->port(), std::string_view(reinterpret_cast<const char*>(data), size));
-  std::string response = Exchange(
-      server->port(), "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+  std::string response =
+      Exchange(server->port(),
+               "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", false);
   if (response.rfind("HTTP/1.1 200", 0) != 0 || response.find(kMetricName) == std::string::npos) {
-    Hang("the server no longer answers GET /metrics");
+    std::fprintf(stderr, "prometheus_fuzz: response: [%s]\n", response.c_str());
+    Fail("the server no longer answers GET /metrics");
   }
   return 0;
 }

@@ -54,6 +54,7 @@ done
 [[ ${#targets[@]} -eq 0 ]] && targets=("${targets_all[@]}")
 
 build=build-fuzz
+[[ $build_first -eq 1 ]] && scripts/setup.sh --ci
 if [[ $build_first -eq 1 && ! -f "$build/build.ninja" ]]; then
   CC=clang CXX=clang++ cmake -S . -B "$build" -G Ninja -DJOULE_FUZZ=ON \
     -DCMAKE_BUILD_TYPE=None -DCMAKE_C_FLAGS=-O1 -DCMAKE_CXX_FLAGS=-O1 \
