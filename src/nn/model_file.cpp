@@ -119,6 +119,9 @@ nlohmann::json ReadJouleJson(const std::string& path, const std::string& format,
   } catch (const nlohmann::json::parse_error& e) {
     const std::size_t offset = e.byte > 0 ? e.byte - 1 : 0;
     throw Error(path + ": byte offset " + std::to_string(offset) + ": not valid JSON: " + e.what());
+  } catch (const nlohmann::json::exception& e) {
+    // A number beyond double's range (1e400) is an out_of_range error, with no offset.
+    throw Error(path + ": not valid JSON: " + e.what());
   }
   if (!doc.is_object() || doc.value("format", nlohmann::json()) != format) {
     throw Error(path + ": not " + what + ": expected a JSON object with \"format\": \"" + format +
