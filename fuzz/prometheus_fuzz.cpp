@@ -12,6 +12,7 @@
 // __builtin_trap, after kTimeoutS for a hang).
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -60,13 +61,26 @@ std::string Exchange(int port, std::string_view request, bool close_sending = tr
   address.sin_family = AF_INET;
   address.sin_port = htons(static_cast<std::uint16_t>(port));
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  // libFuzzer's time-out alarm interrupts system calls (EINTR) about once a
+  // second; an interrupted connect completes in the background.
   if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
-    Fail("the server no longer accepts connections");
+    int error = errno;
+    if (error == EINTR) {
+      pollfd poll_fd{fd, POLLOUT, 0};
+      int ready;
+      do {
+        ready = ::poll(&poll_fd, 1, kTimeoutS * 1000);
+      } while (ready < 0 && errno == EINTR);
+      socklen_t size = sizeof error;
+      if (ready != 1 || ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &size) != 0) error = -1;
+    }
+    if (error != 0) Fail("the server no longer accepts connections");
   }
   // A send error means the server closed early (it may reject a request
   // before reading it all): not a bug.
   for (std::size_t sent = 0; sent < request.size();) {
     ssize_t n = ::send(fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
     sent += static_cast<std::size_t>(n);
   }
@@ -76,6 +90,7 @@ std::string Exchange(int port, std::string_view request, bool close_sending = tr
   for (;;) {
     ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
     if (n == 0) break;
+    if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) Fail("the server did not close a connection");
       break;  // reset by the server
@@ -91,9 +106,8 @@ std::string Exchange(int port, std::string_view request, bool close_sending = tr
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   static std::unique_ptr<joule::PrometheusServer> server = StartServer();
   Exchange(server->port(), std::string_view(reinterpret_cast<const char*>(data), size));
-  // A few attempts: on a loaded machine a scrape has been seen to come back
-  // empty once in ~30000 inputs without being reproducible from the input
-  // alone. A server that is really hung or broken fails every attempt.
+  // A few attempts, so that a scrape lost to the loaded machine is not taken
+  // for a dead server; one that is really hung or broken fails every attempt.
   std::string response;
   for (int attempt = 0; attempt < kLivenessAttempts; ++attempt) {
     response =
