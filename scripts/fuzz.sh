@@ -13,10 +13,11 @@
 #
 # Before fuzzing, each target replays its kept crash inputs
 # (fuzz/regressions/<target>/) once. Prints one line per target: name,
-# executions, seconds, coverage (cov: edges, ft: features), result. Exits 1
-# when a target found a crash, leak, time-out or an allocation over 2 GiB,
-# and says where the reproducer is (build-fuzz/fuzz-work/artifacts/<target>/;
-# replay it with `build-fuzz/fuzz/<target> FILE`).
+# executions, wall and CPU seconds, coverage (cov: edges, ft: features),
+# result. Exits 1 when a target found a crash, leak, time-out or an
+# allocation over 2 GiB, and says where the reproducer is
+# (build-fuzz/fuzz-work/artifacts/<target>/; replay it with
+# `build-fuzz/fuzz/<target> FILE`).
 #
 # CI's smoke test: `scripts/fuzz.sh 15` (11 targets x 15 s, plus the build).
 # The fuzz build uses -O1, the usual level for fuzzing, which also keeps the
@@ -71,7 +72,7 @@ export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 limits=(-rss_limit_mb=2048 -malloc_limit_mb=2048 -timeout=10)
 
 failed=0
-printf '%-14s %12s %8s %8s %8s  %s\n' target executions seconds cov ft result
+printf '%-14s %12s %8s %8s %8s %8s  %s\n' target executions seconds cpu_s cov ft result
 for t in "${targets[@]}"; do
   binary="$build/fuzz/${t}_fuzz"
   log="$work/logs/$t.log"
@@ -82,7 +83,7 @@ for t in "${targets[@]}"; do
 
   if [[ -d "fuzz/regressions/$t" ]] && compgen -G "fuzz/regressions/$t/*" >/dev/null; then
     if ! "$binary" "${limits[@]}" fuzz/regressions/"$t"/* >"$work/logs/$t.replay.log" 2>&1; then
-      printf '%-14s %12s %8s %8s %8s  %s\n' "$t" - - - - \
+      printf '%-14s %12s %8s %8s %8s %8s  %s\n' "$t" - - - - - \
         "FAILED replaying fuzz/regressions/$t (log: $work/logs/$t.replay.log)"
       failed=1
       continue
@@ -93,9 +94,14 @@ for t in "${targets[@]}"; do
   [[ -n "$runs" ]] && budget=(-runs="$runs" -max_total_time="$max_time")
   start=$(date +%s)
   status=0
-  "$binary" "${limits[@]}" "${budget[@]}" -dict="fuzz/dict/${dict[$t]}.dict" \
-    -artifact_prefix="$artifacts" -print_final_stats=1 "$work/corpus/$t" >"$log" 2>&1 || status=$?
+  # CPU seconds beside wall seconds: on a shared machine the fuzzer gets only
+  # part of a core, and the CPU figure is the one that compares across runs.
+  TIMEFORMAT='%U %S'
+  { time "$binary" "${limits[@]}" "${budget[@]}" -dict="fuzz/dict/${dict[$t]}.dict" \
+      -artifact_prefix="$artifacts" -print_final_stats=1 "$work/corpus/$t" >"$log" 2>&1; } \
+    2>"$work/logs/$t.time" || status=$?
   elapsed=$(($(date +%s) - start))
+  cpu=$(awk '{printf "%.0f", $1 + $2}' "$work/logs/$t.time" 2>/dev/null || echo "?")
 
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   last=$(grep -E '^#[0-9]+' "$log" | tail -1 || true)
@@ -110,6 +116,7 @@ for t in "${targets[@]}"; do
     result="FAILED: $what; reproducer: $artifacts$artifact (log: $log)"
     failed=1
   fi
-  printf '%-14s %12s %8s %8s %8s  %s\n' "$t" "${execs:-?}" "$elapsed" "${cov:-?}" "${ft:-?}" "$result"
+  printf '%-14s %12s %8s %8s %8s %8s  %s\n' "$t" "${execs:-?}" "$elapsed" "${cpu:-?}" "${cov:-?}" \
+    "${ft:-?}" "$result"
 done
 exit $failed
