@@ -4,8 +4,8 @@
 # at all when nothing is missing. Uses sudo when not run as root.
 #   scripts/setup.sh          build + test dependencies
 #   scripts/setup.sh --bench  also PyTorch 1.13 (python3-torch), the bench peer
-#   scripts/setup.sh --ci     also what CI alone needs: clang's libFuzzer (the fuzz
-#                             smoke) and debootstrap (the bare-root check)
+#   scripts/setup.sh --ci     also what CI alone needs: clang's libFuzzer and LLVM's
+#                             OpenMP (the fuzz smoke) and debootstrap (the bare-root check)
 set -euo pipefail
 
 # ocl-icd-opencl-dev: Debian's dnnl-config.cmake calls find_package(OpenCL), but
@@ -21,7 +21,7 @@ if [[ "${1:-}" == "--bench" ]]; then
   packages+=(python3-torch python3-numpy libopenblas0-pthread)
 fi
 if [[ "${1:-}" == "--ci" ]]; then
-  packages+=(clang libclang-rt-14-dev debootstrap)
+  packages+=(clang libclang-rt-14-dev libomp-dev debootstrap)
 fi
 
 missing=()

@@ -101,6 +101,13 @@ class Sequential {
   Layer& layer(std::size_t i) { return *layers_[i]; }
   nlohmann::json Architecture() const;  // {"layers": [{"type":..., "config":...}, ...]}
   static Sequential FromArchitecture(const nlohmann::json& architecture);  // throws Error
+  // The same, but throws Error before building a layer that would bring the
+  // weights the layers declare (their configs' parameter and stored-buffer
+  // element counts: in x out + out for a Linear, ...) above `max_weights`.
+  // Loaders pass a bound from the size of the weights file, so that a corrupt
+  // or hostile model.json cannot make joule allocate (and initialise) more
+  // than the file could ever fill.
+  static Sequential FromArchitecture(const nlohmann::json& architecture, double max_weights);
 
  private:
   std::vector<std::unique_ptr<Layer>> layers_;
@@ -190,6 +197,12 @@ void SaveModel(Sequential& model, const std::string& dir, const nlohmann::json& 
 // Throws Error naming the file and byte offset on a malformed file, and the
 // tensor name on a missing or mis-shaped tensor.
 Sequential LoadModel(const std::string& dir, nlohmann::json* metadata = nullptr);
+
+// The most weights a model.json may declare beside the weights file at
+// `weights_path`: 8 per byte of the file, since the densest storage joule
+// writes is a sparse tensor's mask (1 bit per weight). 0 when the file cannot
+// be read. For Sequential::FromArchitecture(architecture, max_weights).
+double MaxDeclaredWeights(const std::string& weights_path);
 
 // Reads a joule JSON document such as model.json: parses it and checks that
 // it is an object with "format": format and "version": version. Throws Error

@@ -9,7 +9,7 @@ nlohmann::json ReadModelMetadata(const std::string& model_dir) {
   nlohmann::json doc;
   try {
     doc = nlohmann::json::parse(ReadFile(path));
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range for 1e400
     throw Error(path + ": not valid JSON: " + e.what());
   }
   if (!doc.is_object()) throw Error(path + ": expected a JSON object");

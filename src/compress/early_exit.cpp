@@ -284,11 +284,18 @@ nlohmann::json ReadEarlyExitJson(const std::string& path) {
   need("exits", doc.contains("exits") && doc["exits"].is_array(), "an array of architectures");
   need("threshold", doc.contains("threshold") && doc["threshold"].is_number(),
        "an entropy in nats");
+  // Loading runs one sample of this shape through the model, so its size is
+  // bounded (2^24 values: 16 million, far beyond any image joule trains on)
+  // lest a damaged file ask for terabytes of activations.
+  constexpr std::int64_t kMaxSampleElements = std::int64_t{1} << 24;
   bool shape_ok = doc.contains("sample_shape") && doc["sample_shape"].is_array();
+  std::int64_t sample_elements = 1;
   for (const auto& d : shape_ok ? doc["sample_shape"] : nlohmann::json::array()) {
-    shape_ok = shape_ok && d.is_number_integer() && d.get<std::int64_t>() > 0;
+    shape_ok = shape_ok && d.is_number_integer() && d.get<std::int64_t>() > 0 &&
+               d.get<std::int64_t>() <= kMaxSampleElements / sample_elements;
+    if (shape_ok) sample_elements *= d.get<std::int64_t>();
   }
-  need("sample_shape", shape_ok, "one sample's shape, e.g. [1, 1, 28, 28]");
+  need("sample_shape", shape_ok, "one sample's shape of at most 2^24 values, e.g. [1, 1, 28, 28]");
   return doc;
 }
 
@@ -319,16 +326,20 @@ std::unique_ptr<EarlyExitModel> EarlyExitModel::Load(const std::string& dir,
   const std::string json_path = (std::filesystem::path(dir) / "model.json").string();
   const std::string weights_path = (std::filesystem::path(dir) / "model.safetensors").string();
   nlohmann::json doc = ReadEarlyExitJson(json_path);
-  std::vector<Sequential> segments, exits;
-  try {
-    for (const auto& a : doc["segments"]) segments.push_back(Sequential::FromArchitecture(a));
-    for (const auto& a : doc["exits"]) exits.push_back(Sequential::FromArchitecture(a));
-  } catch (const Error& e) {
-    throw Error(json_path + ": " + e.what());
-  }
+  // The weights first: their file bounds what each piece may declare (see LoadModel).
   std::map<std::string, Tensor> stored;
   for (auto& [name, tensor] : ReadSafetensors(weights_path))
     stored.emplace(name, std::move(tensor));
+  const double max_weights = MaxDeclaredWeights(weights_path);
+  std::vector<Sequential> segments, exits;
+  try {
+    for (const auto& a : doc["segments"])
+      segments.push_back(Sequential::FromArchitecture(a, max_weights));
+    for (const auto& a : doc["exits"])
+      exits.push_back(Sequential::FromArchitecture(a, max_weights));
+  } catch (const Error& e) {
+    throw Error(json_path + ": " + e.what());
+  }
   for (std::size_t i = 0; i < segments.size(); ++i) {
     TakeTensors(segments[i], "segment" + std::to_string(i) + ".", stored, weights_path);
   }

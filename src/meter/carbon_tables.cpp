@@ -34,7 +34,7 @@ nlohmann::json ReadJsonTable(const std::string& path) {
   std::string text = ReadFile(path);
   try {
     return nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range for 1e400
     throw Error(path + ": not valid JSON (" + e.what() +
                 "); restore the file from the repository's data/carbon/");
   }

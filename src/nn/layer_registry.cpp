@@ -2,6 +2,7 @@
 // Layer::type() and Layer::config(); and the strict config readers the
 // factories share. Strict because a typo in model.json ("kernal") silently
 // falling back to a default would build a different model than was saved.
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -85,6 +86,24 @@ double ConfigNumber(const std::string& layer, const nlohmann::json& config, cons
     throw Error(layer + " config: '" + key + "' must be a finite number, got " + v.dump());
   }
   return v.get<double>();
+}
+
+double DeclaredWeights(const std::string& type, const nlohmann::json& config) {
+  auto get = [&](const char* key) -> double {
+    if (!config.is_object()) return 0;
+    auto it = config.find(key);
+    if (it == config.end() || !it->is_number_integer()) return 0;
+    return std::max(0.0, it->get<double>());
+  };
+  if (type == "Linear" || type == "QuantizedLinear" || type == "QatLinear") {
+    return get("in") * get("out") + get("out");
+  }
+  if (type == "Conv2d") {
+    return get("in_channels") * get("out_channels") * get("kernel") * get("kernel") +
+           get("out_channels");
+  }
+  if (type == "BatchNorm1d" || type == "BatchNorm2d") return 4 * get("features");
+  return 0;
 }
 
 }  // namespace nn_internal

@@ -47,6 +47,14 @@ namespace joule::nn_internal {
 // Draws w.numel() values from `rng` in storage order.
 void InitKaimingUniform(Tensor& w, std::int64_t fan_in, Rng& rng);
 
+// How many weights (parameter and stored-buffer elements) a layer of `type`
+// built from `config` declares, computed from the config alone so that it
+// can be checked before the layer is allocated: in x out + out for Linear,
+// QuantizedLinear and QatLinear; in x out x kernel^2 + out for Conv2d; 4 x
+// features for BatchNorm; 0 for other types and for configs the factory will
+// reject anyway. A double, so that no product of config values overflows.
+double DeclaredWeights(const std::string& type, const nlohmann::json& config);
+
 // Config readers for the *FromConfig factories. `layer` names the layer type
 // in error messages. CheckConfigKeys throws Error unless `config` is an object
 // whose keys are all in `allowed`.

@@ -111,6 +111,12 @@ void DecodeSparse(const std::string& path, const std::string& name, const Tensor
 
 }  // namespace
 
+double MaxDeclaredWeights(const std::string& weights_path) {
+  std::error_code ec;
+  const std::uintmax_t bytes = std::filesystem::file_size(weights_path, ec);
+  return ec ? 0.0 : 8.0 * static_cast<double>(bytes);
+}
+
 nlohmann::json ReadJouleJson(const std::string& path, const std::string& format, int version,
                              const std::string& what, const std::string& hint) {
   nlohmann::json doc;
@@ -119,6 +125,9 @@ nlohmann::json ReadJouleJson(const std::string& path, const std::string& format,
   } catch (const nlohmann::json::parse_error& e) {
     const std::size_t offset = e.byte > 0 ? e.byte - 1 : 0;
     throw Error(path + ": byte offset " + std::to_string(offset) + ": not valid JSON: " + e.what());
+  } catch (const nlohmann::json::exception& e) {
+    // A number beyond double's range (1e400) is an out_of_range error, with no offset.
+    throw Error(path + ": not valid JSON: " + e.what());
   }
   if (!doc.is_object() || doc.value("format", nlohmann::json()) != format) {
     throw Error(path + ": not " + what + ": expected a JSON object with \"format\": \"" + format +
@@ -175,16 +184,17 @@ Sequential LoadModel(const std::string& dir, nlohmann::json* metadata) {
   const std::string json_path = JsonPath(dir);
   const std::string weights_path = WeightsPath(dir);
   nlohmann::json doc = ReadModelJson(json_path);
-  Sequential model;
-  try {
-    model = Sequential::FromArchitecture(doc["architecture"]);
-  } catch (const Error& e) {
-    throw Error(json_path + ": " + e.what());
-  }
-
+  // The weights first: their file bounds what the architecture may declare,
+  // so that a model.json claiming huge layers fails before they are built.
   std::map<std::string, Tensor> stored;
   for (auto& [name, tensor] : ReadSafetensors(weights_path))
     stored.emplace(name, std::move(tensor));
+  Sequential model;
+  try {
+    model = Sequential::FromArchitecture(doc["architecture"], MaxDeclaredWeights(weights_path));
+  } catch (const Error& e) {
+    throw Error(json_path + ": " + e.what());
+  }
   for (auto& [name, tensor] : model.NamedTensors()) {
     auto it = stored.find(name);
     auto mask = stored.find(name + kMaskSuffix);

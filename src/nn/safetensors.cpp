@@ -100,8 +100,11 @@ Entry ParseEntry(const std::string& path, const std::string& name, const nlohman
   if (shape_it == info.end() || !shape_it->is_array()) {
     throw Error(where + "missing \"shape\"; expected an array of non-negative integers");
   }
-  // Tensor sizes are int64; refusing products beyond 2^62 also rules out any
-  // overflow in numel * element size below.
+  // Tensor sizes are int64; refusing more than 2^62 bytes also rules out any
+  // overflow in numel * element size below. (A bound on the element count
+  // alone did not: 2^62 F32 elements made 2^64 bytes, which wrapped to 0 and
+  // matched data_offsets [0, 0].)
+  const std::uint64_t max_numel = (std::uint64_t{1} << 62) / DTypeSize(e.dtype);
   std::uint64_t numel = 1;
   for (const auto& d : *shape_it) {
     std::uint64_t dim;
@@ -109,7 +112,7 @@ Entry ParseEntry(const std::string& path, const std::string& name, const nlohman
       throw Error(where + "shape " + shape_it->dump() +
                   " holds a value that is not a non-negative integer");
     }
-    if (dim > (std::uint64_t{1} << 62) || (dim != 0 && numel > ((std::uint64_t{1} << 62) / dim))) {
+    if (dim > max_numel || (dim != 0 && numel > max_numel / dim)) {
       throw Error(where + "shape " + shape_it->dump() + " is too large");
     }
     numel *= dim;
@@ -277,6 +280,10 @@ std::vector<std::pair<std::string, Tensor>> ReadSafetensors(const std::string& p
   } catch (const nlohmann::json::parse_error& e) {
     const std::uint64_t within = e.byte > 0 ? e.byte - 1 : 0;
     throw Error(At(path, kLengthBytes + within) + "header is not valid JSON: " + e.what());
+  } catch (const nlohmann::json::exception& e) {
+    // A number beyond double's range (1e400) is an out_of_range error, with
+    // no offset; it must not escape as anything but joule::Error.
+    throw Error(At(path, kLengthBytes) + "header is not valid JSON: " + e.what());
   }
   if (!header.is_object()) {
     throw Error(At(path, kLengthBytes) + "header must be a JSON object, found " +

@@ -1,6 +1,9 @@
 #include <algorithm>
+#include <cstdio>
+#include <limits>
 
 #include "joule/nn.hpp"
+#include "nn/layers_internal.hpp"
 
 namespace joule {
 
@@ -72,21 +75,44 @@ nlohmann::json Sequential::Architecture() const {
   return {{"layers", layers}};
 }
 
+namespace {
+
+// A weight count for messages: "1.2e+18" is clearer than 19 digits.
+std::string FormatCount(double n) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.6g", n);
+  return text;
+}
+
+}  // namespace
+
 Sequential Sequential::FromArchitecture(const nlohmann::json& architecture) {
+  return FromArchitecture(architecture, std::numeric_limits<double>::infinity());
+}
+
+Sequential Sequential::FromArchitecture(const nlohmann::json& architecture, double max_weights) {
   if (!architecture.is_object() || !architecture.contains("layers") ||
       !architecture["layers"].is_array() || architecture["layers"].empty()) {
     throw Error("model architecture must be an object with a non-empty \"layers\" array");
   }
   Sequential model;
   std::size_t index = 0;
+  double declared = 0;
   for (const auto& entry : architecture["layers"]) {
     if (!entry.is_object() || !entry.contains("type") || !entry["type"].is_string()) {
       throw Error("model architecture: layer " + std::to_string(index) +
                   " needs a string \"type\"");
     }
+    const nlohmann::json config = entry.value("config", nlohmann::json::object());
+    declared += nn_internal::DeclaredWeights(entry["type"].get<std::string>(), config);
+    if (declared > max_weights) {
+      throw Error("model architecture: layers 0-" + std::to_string(index) + " declare " +
+                  FormatCount(declared) + " weights, more than the weights file can hold (" +
+                  FormatCount(max_weights) +
+                  "); the architecture and the weights do not belong together");
+    }
     try {
-      model.Add(MakeLayer(entry["type"].get<std::string>(),
-                          entry.value("config", nlohmann::json::object())));
+      model.Add(MakeLayer(entry["type"].get<std::string>(), config));
     } catch (const nlohmann::json::exception& e) {
       throw Error("model architecture: layer " + std::to_string(index) + " (" +
                   entry["type"].get<std::string>() + "): bad config: " + e.what());

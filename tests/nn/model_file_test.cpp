@@ -151,5 +151,32 @@ TEST(ModelFileTest, BadModelJsonIsAnError) {
   ExpectLoadError(dir + "/absent", {"model.json"});
 }
 
+// The weight budget is checked before each layer is built: SmallModel
+// declares 4x6+6 + 4x6 + 6x3+3 = 75 weights (BatchNorm counts its four
+// vectors), so 75 builds it and 74 refuses it, naming the counts.
+TEST(ModelFileTest, ArchitectureWeightBudget) {
+  const nlohmann::json architecture = SmallModel(1).Architecture();
+  EXPECT_EQ(Sequential::FromArchitecture(architecture, 75).size(), 4u);
+  try {
+    Sequential::FromArchitecture(architecture, 74);
+    FAIL() << "expected Error";
+  } catch (const Error& e) {
+    EXPECT_THAT(e.what(), HasSubstr("declare 75 weights"));
+    EXPECT_THAT(e.what(), HasSubstr("can hold (74)"));
+  }
+}
+
+// A model.json declaring far more weights than model.safetensors can hold
+// fails with an Error before anything of that size is allocated.
+TEST(ModelFileTest, HugeDeclaredLayerIsRefusedBeforeAllocation) {
+  const std::string dir = ScratchDir();
+  Sequential model = SmallModel(1);
+  SaveModel(model, dir, nlohmann::json::object());
+  nlohmann::json doc = nlohmann::json::parse(ReadFile(dir + "/model.json"));
+  doc["architecture"]["layers"][0]["config"]["in"] = 1 << 30;
+  WriteFileAtomic(dir + "/model.json", doc.dump());
+  ExpectLoadError(dir, {"model.json", "more than the weights file can hold"});
+}
+
 }  // namespace
 }  // namespace joule
