@@ -7,13 +7,11 @@
 #include "joule/train.hpp"
 #include "joule/util.hpp"
 #include "train/checkpoint.hpp"
-#include "train/train_meter.hpp"
 
 namespace joule {
 namespace {
 
-using train_internal::EnergyFigures;
-using train_internal::TrainMeter;
+using EnergyFigures = SessionFigures;
 
 bool EndsWith(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() &&
@@ -125,17 +123,19 @@ namespace {
 // One Fit call's state; Run is the loop.
 class FitLoop {
  public:
-  FitLoop(Sequential& model, Loss& loss, Optimizer& optimizer, const PreparedData& data,
+  // `model` and `loss` are null for Fit without a model (the step hook and
+  // evaluate stand in for them).
+  FitLoop(Sequential* model, Loss* loss, Optimizer& optimizer, const PreparedData& data,
           const FitOptions& options)
-      : model_(model),
+      : model_(model != nullptr ? *model : placeholder_),
         loss_(loss),
         optimizer_(optimizer),
         data_(data),
         options_(options),
-        params_(model.Parameters()),
+        params_(options.parameters.empty() ? model_.Parameters() : options.parameters),
         batches_(data.train, options.batch_size, /*shuffle=*/true, options.seed),
-        ctx_(model, optimizer, data.train.task, options.epochs, optimizer.lr()),
-        annealed_(dynamic_cast<AnnealedHuberLoss*>(&loss)) {
+        ctx_(model_, optimizer, data.train.task, options.epochs, optimizer.lr()),
+        annealed_(dynamic_cast<AnnealedHuberLoss*>(loss)) {
     use_validation_ = data.validation.rows() > 0;
     monitor_set_ = use_validation_ ? &data.validation : &data.eval;
     monitor_name_ = use_validation_ ? "validation" : data.eval_name;
@@ -155,9 +155,20 @@ class FitLoop {
   // Trains one epoch; returns its figures (evaluated unless it ended partial).
   EpochStats RunEpoch(int epoch);
   void Finish();
+  // Forward, loss and backward of the batch in x_, y_ (or the step hook's).
+  FitStepResult Step(bool classification) {
+    if (options_.step) return options_.step(x_, y_);
+    const Tensor& pred = model_.Forward(x_, /*training=*/true);
+    FitStepResult r;
+    r.loss = loss_->Compute(pred, y_, grad_);
+    if (classification) r.correct = CountCorrect(pred, y_);
+    model_.Backward(grad_);
+    return r;
+  }
 
+  Sequential placeholder_;  // model_ of a Fit without a model: empty
   Sequential& model_;
-  Loss& loss_;
+  Loss* loss_;
   Optimizer& optimizer_;
   const PreparedData& data_;
   const FitOptions& options_;
@@ -168,7 +179,7 @@ class FitLoop {
   bool use_validation_ = false;
   const Dataset* monitor_set_ = nullptr;
   std::string monitor_name_;
-  std::optional<TrainMeter> meter_;
+  std::optional<MeterSession> meter_;
   EnergyFigures offset_;     // figures carried over from a checkpoint
   EnergyFigures epoch_end_;  // totals at the previous epoch's end
   int first_epoch_ = 1;
@@ -224,17 +235,16 @@ EpochStats FitLoop::RunEpoch(int epoch) {
   while (!ctx_.stop_requested() && batches_.Next(x_, y_)) {
     for (Callback* cb : options_.callbacks) cb->OnStepBegin(ctx_);
     lr = optimizer_.lr();
-    const Tensor& pred = model_.Forward(x_, /*training=*/true);
     const std::int64_t b = x_.dim(0);
-    const double batch_loss = loss_.Compute(pred, y_, grad_);
+    const FitStepResult figures = Step(classification);
+    const double batch_loss = figures.loss;
     if (!std::isfinite(batch_loss)) {
       throw Error("training diverged at epoch " + std::to_string(epoch) + " (loss is " +
-                  std::to_string(batch_loss) + "): lower --lr");
+                  std::to_string(batch_loss) + "): lower the learning rate");
     }
-    if (classification) correct += CountCorrect(pred, y_);
+    correct += figures.correct;
     loss_sum += batch_loss * static_cast<double>(b);
     rows += b;
-    model_.Backward(grad_);
     optimizer_.Step(params_);
     // The step's energy runs from the end of the previous step (or the
     // epoch's start), so it includes this step's OnStepBegin hooks.
@@ -263,7 +273,10 @@ EpochStats FitLoop::RunEpoch(int epoch) {
   s.lr = lr;
   s.loss_delta = annealed_ != nullptr ? annealed_->delta() : 0.0;
   s.partial = ctx_.step_in_epoch() < ctx_.steps_in_epoch();
-  if (!s.partial) s.eval = Evaluate(model_, loss_, *monitor_set_, data_.target_scaler);
+  if (!s.partial) {
+    s.eval = options_.evaluate ? options_.evaluate(*monitor_set_)
+                               : Evaluate(model_, *loss_, *monitor_set_, data_.target_scaler);
+  }
   s.seconds = MonotonicSeconds() - start;
   if (meter_) {
     EnergyFigures total = Fresh();
@@ -335,16 +348,12 @@ void FitLoop::Finish() {
   result_.final_weights_evaluated =
       !result_.history.empty() && !result_.history.back().partial && !restored;
   if (meter_) {
-    EnergyFigures total = Plus(meter_->Stop(), offset_);
-    result_.energy_j = total.energy_j;
-    result_.co2_g = total.co2_g;
-    result_.energy_method = meter_->method();
-    result_.energy_estimated = meter_->estimated();
+    meter_->Stop();
+    result_.energy = meter_->Report();
+    // The checkpoint carries totals only: its grams count as operational.
+    result_.energy.energy_j += offset_.energy_j;
+    result_.energy.operational_g += offset_.co2_g;
     const CarbonModel& carbon = meter_->carbon();
-    result_.intensity_g_per_kwh =
-        carbon.MeanIntensity(meter_->start_unix_s(), meter_->end_unix_s());
-    result_.intensity_source = carbon.source();
-    result_.pue = carbon.pue();
     for (const std::string& w : meter_->warnings()) result_.notes.push_back("meter: " + w);
     std::string coverage = carbon.CoverageWarning(meter_->start_unix_s(), meter_->end_unix_s());
     if (!coverage.empty()) result_.notes.push_back("carbon: " + coverage);
@@ -353,8 +362,9 @@ void FitLoop::Finish() {
 
 }  // namespace
 
-FitResult Fit(Sequential& model, Loss& loss, Optimizer& optimizer, const PreparedData& data,
-              const FitOptions& options) {
+namespace {
+
+void CheckFitOptions(const FitOptions& options) {
   if (options.epochs < 1) {
     throw Error("epochs = " + std::to_string(options.epochs) + ": expected at least 1");
   }
@@ -369,7 +379,26 @@ FitResult Fit(Sequential& model, Loss& loss, Optimizer& optimizer, const Prepare
     throw Error("checkpoint.every_epochs = " + std::to_string(options.checkpoint.every_epochs) +
                 " needs checkpoint.dir, the directory to write them to");
   }
-  FitLoop loop(model, loss, optimizer, data, options);
+}
+
+}  // namespace
+
+FitResult Fit(Sequential& model, Loss& loss, Optimizer& optimizer, const PreparedData& data,
+              const FitOptions& options) {
+  CheckFitOptions(options);
+  FitLoop loop(&model, &loss, optimizer, data, options);
+  return loop.Run();
+}
+
+FitResult Fit(Optimizer& optimizer, const PreparedData& data, const FitOptions& options) {
+  CheckFitOptions(options);
+  if (!options.step || !options.evaluate || options.parameters.empty()) {
+    throw Error("Fit without a model needs options.step, options.evaluate and options.parameters");
+  }
+  if (options.checkpoint.every_epochs > 0 || options.checkpoint.resume) {
+    throw Error("Fit without a model cannot write or resume checkpoints");
+  }
+  FitLoop loop(nullptr, nullptr, optimizer, data, options);
   return loop.Run();
 }
 

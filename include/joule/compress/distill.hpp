@@ -81,9 +81,8 @@ struct CompressTrainResult {
   std::int64_t steps = 0;
   double seconds = 0;  // the whole run, evaluations included
   // The run's energy attributed to this process, with its method label
-  // ("estimated:tdp-model" without sensors); 0 and "" when not metered.
-  double energy_j = 0;
-  std::string energy_method;
+  // ("estimated:tdp-model" without sensors); metered() false when not metered.
+  EnergyReport energy;
 };
 
 // ---------------------------------------------------------------------------

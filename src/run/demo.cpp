@@ -1,0 +1,124 @@
+// The main job (`joule demo`): the bundled MNIST trained the plain way and the
+// green way, then the green model run for inference in f32 and int8. The
+// command line only prints what this returns.
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+
+#include "joule/compress/quantize.hpp"
+#include "joule/run.hpp"
+#include "joule/util.hpp"
+
+namespace joule {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string RecipePath(const std::string& dir, const char* file) {
+  fs::path path = fs::path(dir) / file;
+  if (!fs::is_regular_file(path)) {
+    throw Error(path.string() + ": recipe not found; joule demo runs the recipes bundled in the " +
+                "repository's recipes/ directory (pass --recipes DIR if it lives elsewhere)");
+  }
+  return path.string();
+}
+
+// A scratch directory for the run, removed (with what is in it) at the end.
+class ScratchDir {
+ public:
+  ScratchDir() {
+    path_ = fs::temp_directory_path() / ("joule-demo-" + std::to_string(getpid()));
+    fs::remove_all(path_);
+  }
+  ~ScratchDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+  std::string path() const { return path_.string(); }
+
+ private:
+  fs::path path_;
+};
+
+// Two configs whose PrepareData would give the same data.
+bool SameData(const JobConfig& a, const JobConfig& b) {
+  return a.data == b.data && a.target == b.target && a.task == b.task && a.seed == b.seed &&
+         a.validation_fraction == b.validation_fraction;
+}
+
+// The green model in f32 and its int8 quantization, on the data it was
+// trained with (the same split and standardisation).
+std::vector<DemoInference> BenchGreenModel(const std::string& model_dir, const JobConfig& c,
+                                           const PreparedData& data) {
+  Sequential f32 = LoadModel(model_dir);
+  Sequential int8 = QuantizeModel(f32, data.train, QuantizeOptions{});
+  InferenceBenchOptions options;
+  options.latency_samples = 200;
+  options.throughput_seconds = 1.0;
+  options.metering = &c.metering;
+  std::vector<DemoInference> rows;
+  for (auto [name, model] : {std::pair{"f32", &f32}, std::pair{"int8", &int8}}) {
+    auto wrapped = WrapSequential(*model, data.eval.x.shape());
+    rows.push_back({name, BenchInference(*wrapped, data.eval, options)});
+  }
+  return rows;
+}
+
+}  // namespace
+
+DemoResult RunDemo(const DemoOptions& o) {
+  const std::string dir = o.recipes_dir.empty() ? BundledRecipesDir() : o.recipes_dir;
+  DemoResult result;
+  result.rows.resize(2);
+  result.rows[0].recipe = LoadRecipe(RecipePath(dir, "mnist-baseline.toml"));
+  result.rows[1].recipe = LoadRecipe(RecipePath(dir, "mnist-green.toml"));
+  // Both recipes are checked before either trains, once each.
+  for (DemoRow& row : result.rows) {
+    JobConfig& c = row.recipe.config;
+    if (o.adjust) o.adjust(c);
+    if (o.max_epochs > 0) c.epochs = std::min(c.epochs, o.max_epochs);
+    if (std::optional<ConfigProblem> problem = FindConfigProblem(c)) {
+      throw Error(o.explain ? o.explain(row.recipe, *problem)
+                            : RecipeProblemMessage(row.recipe, *problem));
+    }
+  }
+  // The green model is kept for the inference part: in its recipe's save
+  // directory, else in a scratch directory removed at the end.
+  ScratchDir scratch;
+  JobConfig& green = result.rows[1].recipe.config;
+  if (green.save_dir.empty()) green.save_dir = (fs::path(scratch.path()) / "green").string();
+
+  // Each recipe's data, loaded once: shared when the recipes agree on it, and
+  // the green recipe's reused for the inference benchmark.
+  std::vector<PreparedData> data;
+  const int stages = static_cast<int>(result.rows.size()) + 1;
+  for (std::size_t i = 0; i < result.rows.size(); ++i) {
+    DemoRow& row = result.rows[i];
+    const JobConfig& c = row.recipe.config;
+    if (o.on_stage) {
+      o.on_stage("demo " + std::to_string(i + 1) + "/" + std::to_string(stages) + ": " +
+                 row.recipe.name + " (" + row.recipe.path +
+                 "): " + (row.recipe.description.empty() ? c.precision : row.recipe.description));
+    }
+    if (i == 0 || !SameData(c, result.rows[0].recipe.config)) {
+      data.push_back(PrepareData(c.data, c.target, c.task, c.seed, c.validation_fraction));
+    }
+    std::vector<Callback*> callbacks;
+    if (o.callbacks) callbacks = o.callbacks(row);
+    auto on_epoch = [&o, &row](const EpochStats& s) {
+      if (o.on_epoch) o.on_epoch(row, s);
+    };
+    row.result = RunJob(c, on_epoch, callbacks, &data.back(), /*validated=*/true);
+  }
+  if (o.on_stage) {
+    o.on_stage("demo " + std::to_string(stages) + "/" + std::to_string(stages) +
+               ": running the green model for inference, f32 and int8");
+  }
+  result.inference = BenchGreenModel(green.save_dir, green, data.back());
+  return result;
+}
+
+}  // namespace joule
