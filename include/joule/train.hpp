@@ -134,6 +134,20 @@ PreparedData PrepareData(const std::string& data, const std::string& target,
                          const std::string& task, std::uint64_t seed,
                          double validation_fraction = 0);
 
+// The data as read, before the validation split and the transforms: the
+// training rows and the evaluation set (CSV: already split 80/20 with `seed`).
+// Several PrepareData calls on one RawData read the files once.
+struct RawData {
+  Dataset train;
+  Dataset eval;
+  std::string eval_name;  // "test" or "holdout"
+};
+RawData LoadRawData(const std::string& data, const std::string& target, const std::string& task,
+                    std::uint64_t seed);
+// PrepareData on data already read: the validation split and the transforms,
+// on copies (`raw` is not changed).
+PreparedData PrepareData(const RawData& raw, std::uint64_t seed, double validation_fraction = 0);
+
 // The feature standardisation as a model's metadata stores it:
 // "feature_mean" and "feature_stddev" arrays, shortened to one value each when
 // every feature shares it (images: one global mean, which would otherwise take

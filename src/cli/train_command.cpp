@@ -2,12 +2,14 @@
 // line per epoch and the run's energy and carbon at the end. Flags override
 // the recipe's values; see JobFlags. The job itself is the run layer's RunJob.
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 
 #include "cli/commands.hpp"
 #include "cli/job_flags.hpp"
 #include "cli/progress.hpp"
 #include "joule/run.hpp"
+#include "joule/util.hpp"
 
 namespace joule::cli {
 
@@ -25,7 +27,20 @@ void RunTrain(const TrainFlags& t, const JobFlags& flags) {
     return;
   }
   Recipe recipe;
-  if (!t.recipe.empty()) recipe = LoadRecipe(t.recipe);
+  if (!t.recipe.empty()) {
+    // Read here, not by LoadRecipe, so that a file that cannot be read is
+    // named with the flag that gave it.
+    if (std::filesystem::is_directory(t.recipe)) {
+      throw Error(t.recipe + ": is a directory; --recipe takes a .toml file");
+    }
+    std::string text;
+    try {
+      text = ReadFile(t.recipe);
+    } catch (const Error& e) {
+      throw Error(std::string(e.what()) + " (--recipe)");
+    }
+    recipe = ParseRecipe(text, t.recipe);
+  }
   JobConfig config = recipe.config;
   flags.Apply(config);
   flags.Validate(config, t.recipe.empty() ? nullptr : &recipe);

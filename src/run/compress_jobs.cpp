@@ -243,7 +243,10 @@ DistillJobResult RunDistillJob(const DistillJob& job) {
   meta.eval_name = data.eval_name;
   meta.SetNormalizer(data.normalizer);
   std::string hidden;  // as the flag spells it: "64,32"
-  for (std::int64_t w : job.hidden) hidden += (hidden.empty() ? "" : ",") + std::to_string(w);
+  for (std::int64_t w : job.hidden) {
+    if (!hidden.empty()) hidden += ',';
+    hidden += std::to_string(w);
+  }
   meta.extra = {{"hidden", hidden},
                 {"distilled_from", job.teacher_dir},
                 {"temperature", job.distill.temperature},

@@ -324,14 +324,9 @@ Recipe ParseRecipe(const std::string& text, const std::string& path) {
 
 Recipe LoadRecipe(const std::string& path) {
   if (std::filesystem::is_directory(path)) {
-    throw Error(path + ": is a directory; --recipe takes a .toml file");
+    throw Error(path + ": is a directory; a recipe is a .toml file");
   }
-  std::string text;
-  try {
-    text = ReadFile(path);
-  } catch (const Error& e) {
-    throw Error(std::string(e.what()) + " (--recipe)");
-  }
+  const std::string text = ReadFile(path);
   return ParseRecipe(text, path);
 }
 

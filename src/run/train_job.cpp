@@ -6,11 +6,6 @@
 namespace joule {
 namespace {
 
-bool IsRegressionLoss(const std::string& name) {
-  return name == "mse" || name == "mae" || name == "huber" || name == "log-cosh" ||
-         name == "annealed-huber";
-}
-
 // The callbacks a config asks for, in RunJob's documented order. Constructing
 // them validates their options, so ValidateJobConfig builds them too.
 struct JobCallbacks {

@@ -41,36 +41,52 @@ std::int64_t CountCorrect(const Tensor& pred, const Tensor& target) {
 // not mirror the CSV's train/holdout split, which uses the seed itself.
 constexpr std::uint64_t kValidationSeedSalt = 0x76616c6964ULL;  // "valid"
 
+Dataset CloneDataset(const Dataset& d) {
+  Dataset copy = d;
+  copy.x = d.x.Clone();
+  copy.y = d.y.Clone();
+  return copy;
+}
+
 EnergyFigures Plus(const EnergyFigures& a, const EnergyFigures& b) {
   return {a.energy_j + b.energy_j, a.co2_g + b.co2_g};
 }
 
 }  // namespace
 
-PreparedData PrepareData(const std::string& data, const std::string& target,
-                         const std::string& task, std::uint64_t seed, double validation_fraction) {
+RawData LoadRawData(const std::string& data, const std::string& target, const std::string& task,
+                    std::uint64_t seed) {
+  RawData raw;
+  if (EndsWith(data, ".csv")) {
+    if (target.empty())
+      throw Error("--data " + data + " is a table: name its target with --target COLUMN");
+    Dataset all = LoadCsv(data, target, ParseTask(task));
+    std::tie(raw.train, raw.eval) = SplitTrainValidation(all, 0.2, seed);
+    raw.eval_name = "holdout";
+  } else {
+    raw.train = data == "mnist" ? LoadMnist(true) : LoadIdxDir(data, true);
+    raw.eval = data == "mnist" ? LoadMnist(false) : LoadIdxDir(data, false);
+    raw.eval_name = "test";
+  }
+  return raw;
+}
+
+namespace {
+
+// PrepareData on data this call owns: the transforms work in place.
+PreparedData PrepareOwned(RawData raw, std::uint64_t seed, double validation_fraction) {
   if (!(validation_fraction >= 0 && validation_fraction < 1)) {
     throw Error("validation_fraction = " + std::to_string(validation_fraction) +
                 ": expected a fraction in [0, 1) of the training rows (e.g. 0.1; 0: none)");
   }
   PreparedData out;
-  Dataset train;
-  if (EndsWith(data, ".csv")) {
-    if (target.empty())
-      throw Error("--data " + data + " is a table: name its target with --target COLUMN");
-    Dataset all = LoadCsv(data, target, ParseTask(task));
-    std::tie(train, out.eval) = SplitTrainValidation(all, 0.2, seed);
-    out.eval_name = "holdout";
-  } else {
-    train = data == "mnist" ? LoadMnist(true) : LoadIdxDir(data, true);
-    out.eval = data == "mnist" ? LoadMnist(false) : LoadIdxDir(data, false);
-    out.eval_name = "test";
-  }
+  out.eval = std::move(raw.eval);
+  out.eval_name = raw.eval_name;
   if (validation_fraction > 0) {
     std::tie(out.train, out.validation) =
-        SplitTrainValidation(train, validation_fraction, seed ^ kValidationSeedSalt);
+        SplitTrainValidation(raw.train, validation_fraction, seed ^ kValidationSeedSalt);
   } else {
-    out.train = std::move(train);
+    out.train = std::move(raw.train);
   }
   // Transforms are fitted on the training split only. Images get one mean and
   // stddev over all pixels (MNIST: 0.1307, 0.3081).
@@ -84,6 +100,28 @@ PreparedData PrepareData(const std::string& data, const std::string& target,
     if (regression) out.target_scaler.Apply(*d);
   }
   return out;
+}
+
+}  // namespace
+
+PreparedData PrepareData(const RawData& raw, std::uint64_t seed, double validation_fraction) {
+  // Dataset copies alias their tensors and the transforms work in place: the
+  // prepared sets get storage of their own, and `raw` stays as read.
+  RawData copy;
+  copy.eval = CloneDataset(raw.eval);
+  copy.eval_name = raw.eval_name;
+  // With a validation split, SplitTrainValidation copies the rows itself.
+  copy.train = validation_fraction > 0 ? raw.train : CloneDataset(raw.train);
+  return PrepareOwned(std::move(copy), seed, validation_fraction);
+}
+
+PreparedData PrepareData(const std::string& data, const std::string& target,
+                         const std::string& task, std::uint64_t seed, double validation_fraction) {
+  if (!(validation_fraction >= 0 && validation_fraction < 1)) {
+    throw Error("validation_fraction = " + std::to_string(validation_fraction) +
+                ": expected a fraction in [0, 1) of the training rows (e.g. 0.1; 0: none)");
+  }
+  return PrepareOwned(LoadRawData(data, target, task, seed), seed, validation_fraction);
 }
 
 EvalResult Evaluate(Sequential& model, Loss& loss, const Dataset& data, const TargetScaler& scaler,

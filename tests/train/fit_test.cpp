@@ -369,6 +369,46 @@ TEST_F(FitTest, ResumeRefusesAnotherSeedAndStartsFreshWithoutACheckpoint) {
   }
 }
 
+// --- the step hook -------------------------------------------------------------------------
+
+// The hook that computes what Fit's own step computes trains bitwise the same
+// model, with and without handing Fit the model: one loop, whatever the step.
+TEST_F(FitTest, AStepHookDoingThePlainStepTrainsBitwiseTheSame) {
+  PreparedData data = TinyData(/*validation=*/true);
+  auto run = [&](int variant) {
+    Sequential model = SmallModel(5);
+    auto loss = MakeMse();
+    auto opt = MakeOptimizer({.kind = "sgd", .lr = 0.01, .momentum = 0.9});
+    FitOptions o{.epochs = 3, .batch_size = 8};
+    Tensor grad;
+    if (variant > 0) {
+      o.step = [&](const Tensor& x, const Tensor& y) {
+        const Tensor& pred = model.Forward(x, /*training=*/true);
+        FitStepResult r{.loss = loss->Compute(pred, y, grad)};
+        model.Backward(grad);
+        return r;
+      };
+      o.evaluate = [&](const Dataset& set) {
+        return Evaluate(model, *loss, set, data.target_scaler);
+      };
+      o.parameters = model.Parameters();
+    }
+    FitResult r = variant == 2 ? Fit(*opt, data, o) : Fit(model, *loss, *opt, data, o);
+    EXPECT_EQ(r.history.size(), 3u);
+    EXPECT_EQ(r.history.back().eval_name, "validation");
+    return Take(model);
+  };
+  const Snapshot plain = run(0);
+  ExpectBitwiseEqual(plain, run(1));
+  ExpectBitwiseEqual(plain, run(2));
+}
+
+TEST_F(FitTest, FitWithoutAModelNeedsTheHooks) {
+  PreparedData data = TinyData(false);
+  auto opt = MakeOptimizer({.kind = "sgd", .lr = 0.01});
+  EXPECT_THROW(Fit(*opt, data, FitOptions{.epochs = 1, .batch_size = 8}), Error);
+}
+
 // --- the validation split ------------------------------------------------------------------
 
 std::string WriteCsv(const std::string& name, int rows) {
