@@ -76,10 +76,16 @@ std::string JobFlags::Explain(const ConfigProblem& problem, const Recipe* recipe
     }
     return b.field->flag + " " + *b.text + ": " + problem.what;
   }
-  if (recipe != nullptr) {
+  if (recipe != nullptr && recipe->key_lines.count(problem.key) != 0) {
     // Checks shared with `joule measure` name the flag; from a recipe, name
     // the key as well.
     return RecipeProblemMessage(*recipe, problem);
+  }
+  // A key nobody set (a missing value): name the flag that would set it.
+  for (const Bound& b : bound_) {
+    if (b.field->key == problem.key && b.field->recipe_key) {
+      return b.field->flag + " is missing: " + problem.what;
+    }
   }
   return problem.Message();
 }

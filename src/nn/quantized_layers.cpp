@@ -1,6 +1,6 @@
 // int8 inference layers (QuantizeInput, QuantizedLinear) and the QAT layers
-// (FakeQuantize, QatLinear). See nn/quantized_layers.hpp.
-#include "nn/quantized_layers.hpp"
+// (FakeQuantize, QatLinear). See joule/nn_quantized.hpp.
+#include "joule/nn_quantized.hpp"
 
 #include <algorithm>
 #include <cmath>

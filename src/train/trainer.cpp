@@ -21,7 +21,7 @@ bool EndsWith(const std::string& s, const std::string& suffix) {
 Task ParseTask(const std::string& task) {
   if (task == "classification") return Task::kClassification;
   if (task == "regression") return Task::kRegression;
-  throw Error("--task must be classification or regression, got '" + task + "'");
+  throw Error("task = '" + task + "': expected classification or regression");
 }
 
 // Counts rows of `pred` whose arg-max equals the class id in `target`.
@@ -59,7 +59,7 @@ RawData LoadRawData(const std::string& data, const std::string& target, const st
   RawData raw;
   if (EndsWith(data, ".csv")) {
     if (target.empty())
-      throw Error("--data " + data + " is a table: name its target with --target COLUMN");
+      throw Error("data = " + data + ": a table needs `target`, the column to predict");
     Dataset all = LoadCsv(data, target, ParseTask(task));
     std::tie(raw.train, raw.eval) = SplitTrainValidation(all, 0.2, seed);
     raw.eval_name = "holdout";

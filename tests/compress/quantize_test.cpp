@@ -14,7 +14,7 @@
 #include <string>
 
 #include "nn/gradcheck.hpp"
-#include "nn/quantized_layers.hpp"
+#include "joule/nn_quantized.hpp"
 #include "test_scratch.hpp"
 
 namespace joule {

@@ -128,8 +128,12 @@ TEST(JobSchema, EveryRecipeKeyReadsBackWhatItWrites) {
 TEST(JobSchema, KeysAreUniqueAndFlagsToo) {
   std::set<std::string> keys, flags;
   for (const JobField& f : JobSchema()) {
-    if (f.recipe_key) EXPECT_TRUE(keys.insert(f.key).second) << f.key;
-    if (!f.flag.empty()) EXPECT_TRUE(flags.insert(f.flag).second) << f.flag;
+    if (f.recipe_key) {
+      EXPECT_TRUE(keys.insert(f.key).second) << f.key;
+    }
+    if (!f.flag.empty()) {
+      EXPECT_TRUE(flags.insert(f.flag).second) << f.flag;
+    }
     EXPECT_NE(FindJobField(f.key), nullptr) << f.key;
   }
 }
