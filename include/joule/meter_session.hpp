@@ -29,6 +29,10 @@ struct MeteringOptions {
   // The carbon intensity. Default (nothing set): the world average, and the
   // report's intensity_source says so and how to give a location.
   CarbonOptions carbon;
+  // `carbon` already resolved (CarbonModel::Resolve), shared by the sessions
+  // of one command so the tables are read once; null: the session resolves
+  // `carbon` itself.
+  std::shared_ptr<const CarbonModel> resolved_carbon;
   double interval_s = 0.5;  // background sampling interval, [0.01, 3600]
   Attribution attribution = Attribution::kProcessTree;
 

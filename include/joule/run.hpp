@@ -187,6 +187,12 @@ struct ConfigProblem {
 // anything is loaded. nullopt: the config can run.
 std::optional<ConfigProblem> FindConfigProblem(const JobConfig& config);
 
+// FindConfigProblem, and on success keeps the carbon model it resolved in
+// config.metering.resolved_carbon, so the run's meter sessions do not read
+// the carbon tables again. A config whose resolved_carbon is set already
+// (another job's, for the same location) is not resolved again.
+std::optional<ConfigProblem> ResolveJobConfig(JobConfig& config);
+
 // Throws Error(problem->Message()) when FindConfigProblem finds one.
 void ValidateJobConfig(const JobConfig& config);
 

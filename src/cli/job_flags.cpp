@@ -90,8 +90,8 @@ std::string JobFlags::Explain(const ConfigProblem& problem, const Recipe* recipe
   return problem.Message();
 }
 
-void JobFlags::Validate(const JobConfig& config, const Recipe* recipe) const {
-  if (std::optional<ConfigProblem> problem = FindConfigProblem(config)) {
+void JobFlags::Validate(JobConfig& config, const Recipe* recipe) const {
+  if (std::optional<ConfigProblem> problem = ResolveJobConfig(config)) {
     throw Error(Explain(*problem, recipe));
   }
 }

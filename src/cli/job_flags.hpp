@@ -34,9 +34,10 @@ class JobFlags {
   // file and line when `recipe` (may be null) set it.
   std::string Explain(const ConfigProblem& problem, const Recipe* recipe) const;
 
-  // Validates `config` (FindConfigProblem) and throws
-  // Error(Explain(...)) on a problem; pass validated = true to RunJob after.
-  void Validate(const JobConfig& config, const Recipe* recipe) const;
+  // Validates `config` (ResolveJobConfig: its carbon model is kept for the
+  // run) and throws Error(Explain(...)) on a problem; pass validated = true
+  // to RunJob after.
+  void Validate(JobConfig& config, const Recipe* recipe) const;
 
  private:
   struct Bound {

@@ -27,7 +27,11 @@ MeterSession::MeterSession(const MeteringOptions& options)
     sources = std::move(set.sources);
     warnings_ = std::move(set.warnings);
   }
-  carbon_ = CarbonModel::Resolve(options.carbon, DataDir());
+  if (options.resolved_carbon) {
+    carbon_ = *options.resolved_carbon;
+  } else {
+    carbon_ = CarbonModel::Resolve(options.carbon, DataDir());
+  }
   std::set<std::string> seen;
   for (const auto& source : sources) {
     bool counted = std::any_of(source->channels().begin(), source->channels().end(),

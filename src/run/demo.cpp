@@ -51,6 +51,14 @@ bool SameRawData(const JobConfig& a, const JobConfig& b) {
   return a.data == b.data && a.target == b.target && a.task == b.task && (!csv || a.seed == b.seed);
 }
 
+// Two configs whose carbon options (the schema's metering.carbon.* keys) agree.
+bool SameCarbon(const JobConfig& a, const JobConfig& b) {
+  for (const JobField& f : JobSchema()) {
+    if (f.key.rfind("metering.carbon.", 0) == 0 && !(f.get(a) == f.get(b))) return false;
+  }
+  return true;
+}
+
 // The green model in f32 and its int8 quantization, on the data it was
 // trained with (the same split and standardisation).
 std::vector<DemoInference> BenchGreenModel(const std::string& model_dir, const JobConfig& c,
@@ -82,7 +90,11 @@ DemoResult RunDemo(const DemoOptions& o) {
     JobConfig& c = row.recipe.config;
     if (o.adjust) o.adjust(c);
     if (o.max_epochs > 0) c.epochs = std::min(c.epochs, o.max_epochs);
-    if (std::optional<ConfigProblem> problem = FindConfigProblem(c)) {
+    // The carbon model is resolved once when the recipes agree on where.
+    if (&row != &result.rows[0] && SameCarbon(c, result.rows[0].recipe.config)) {
+      c.metering.resolved_carbon = result.rows[0].recipe.config.metering.resolved_carbon;
+    }
+    if (std::optional<ConfigProblem> problem = ResolveJobConfig(c)) {
       throw Error(o.explain ? o.explain(row.recipe, *problem)
                             : RecipeProblemMessage(row.recipe, *problem));
     }

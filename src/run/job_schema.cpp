@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <limits>
+#include <memory>
 
 #include "joule/run.hpp"
 #include "joule/util.hpp"
@@ -441,7 +442,8 @@ std::string Join(const std::vector<std::string>& items, const char* sep) {
 }
 
 // Cross-field checks, after every field passed the schema.
-std::optional<ConfigProblem> CrossFieldProblem(const JobConfig& c) {
+std::optional<ConfigProblem> CrossFieldProblem(const JobConfig& c,
+                                               std::shared_ptr<const CarbonModel>& resolved) {
   const bool csv = c.data.size() > 4 && c.data.compare(c.data.size() - 4, 4, ".csv") == 0;
   if (csv && c.target.empty()) {
     return ConfigProblem{"target", "''",
@@ -455,13 +457,15 @@ std::optional<ConfigProblem> CrossFieldProblem(const JobConfig& c) {
     return ConfigProblem{"metering.enabled", "false",
                          "a budget needs the meter: enable it or remove the budget"};
   }
-  if (c.metering.enabled) {
+  if (c.metering.enabled && !c.metering.resolved_carbon) {
     // Resolving reads only the tables the options name; it fails here, before
     // the data is loaded, for an unknown country or region. The carbon layer
     // is shared with `joule measure` and names measure's flags, which are the
     // schema's flags too: the message's first word finds the key.
     try {
-      CarbonModel::Resolve(c.metering.carbon, DataDir());
+      // Kept by ResolveJobConfig, so the run's meter does not read the tables again.
+      resolved =
+          std::make_shared<const CarbonModel>(CarbonModel::Resolve(c.metering.carbon, DataDir()));
     } catch (const Error& e) {
       std::string message = e.what();
       std::string key;
@@ -590,7 +594,11 @@ std::string ConfigProblem::Message() const {
   return key + " = " + value + ": " + what;
 }
 
-std::optional<ConfigProblem> FindConfigProblem(const JobConfig& c) {
+namespace {
+
+// Every check, in order; a carbon model resolved on the way lands in `resolved`.
+std::optional<ConfigProblem> Check(const JobConfig& c,
+                                   std::shared_ptr<const CarbonModel>& resolved) {
   for (const JobField& f : JobSchema()) {
     if (!f.recipe_key) continue;
     FieldValue v = f.get(c);
@@ -599,8 +607,22 @@ std::optional<ConfigProblem> FindConfigProblem(const JobConfig& c) {
     std::string what = CheckFieldValue(f, v);
     if (!what.empty()) return ConfigProblem{f.key, ShowFieldValue(v), what};
   }
-  if (std::optional<ConfigProblem> p = CrossFieldProblem(c)) return p;
+  if (std::optional<ConfigProblem> p = CrossFieldProblem(c, resolved)) return p;
   return TrainLayerProblem(c);
+}
+
+}  // namespace
+
+std::optional<ConfigProblem> FindConfigProblem(const JobConfig& c) {
+  std::shared_ptr<const CarbonModel> resolved;
+  return Check(c, resolved);
+}
+
+std::optional<ConfigProblem> ResolveJobConfig(JobConfig& c) {
+  std::shared_ptr<const CarbonModel> resolved;
+  std::optional<ConfigProblem> problem = Check(c, resolved);
+  if (!problem && resolved) c.metering.resolved_carbon = std::move(resolved);
+  return problem;
 }
 
 }  // namespace joule

@@ -72,7 +72,15 @@ std::optional<ConfigProblem> TrainLayerProblem(const JobConfig& c) {
 JobResult RunJob(const JobConfig& config, const std::function<void(const EpochStats&)>& on_epoch,
                  const std::vector<Callback*>& extra_callbacks, const PreparedData* given,
                  bool validated) {
-  if (!validated) ValidateJobConfig(config);
+  // Validating resolves the carbon model; the meter then uses that one.
+  MeteringOptions metering = config.metering;
+  if (!validated) {
+    JobConfig checked = config;
+    if (std::optional<ConfigProblem> problem = ResolveJobConfig(checked)) {
+      throw Error(problem->Message());
+    }
+    metering = checked.metering;
+  }
   Precision precision = ParsePrecision(config.precision);
   std::unique_ptr<Optimizer> optimizer = MakeOptimizer(config.optimizer);
   SetNumThreads(config.threads);
@@ -109,7 +117,7 @@ JobResult RunJob(const JobConfig& config, const std::function<void(const EpochSt
   options.seed = config.seed;
   options.callbacks = callbacks.List();
   for (Callback* c : extra_callbacks) options.callbacks.push_back(c);
-  options.metering = &config.metering;
+  options.metering = &metering;
   options.checkpoint = config.checkpoint;
   options.on_epoch = on_epoch;
 

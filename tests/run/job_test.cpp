@@ -153,6 +153,24 @@ TEST(JobSchema, ProblemsNameTheKeyPathNotAFlag) {
   EXPECT_FALSE(FindConfigProblem(JobConfig()).has_value());
 }
 
+TEST(JobSchema, ResolvingKeepsTheCarbonModelForTheRun) {
+  JobConfig c;
+  c.metering.carbon.country_iso3 = "FRA";
+  ASSERT_FALSE(ResolveJobConfig(c).has_value());
+  ASSERT_NE(c.metering.resolved_carbon, nullptr);
+  EXPECT_THAT(c.metering.resolved_carbon->source(), HasSubstr("FRA"));
+  // Resolved already: not read again (a bad location is not seen any more).
+  JobConfig again = c;
+  again.metering.carbon.country_iso3 = "XYZ";
+  EXPECT_FALSE(ResolveJobConfig(again).has_value());
+  JobConfig bad;
+  bad.metering.carbon.country_iso3 = "XYZ";
+  std::optional<ConfigProblem> p = ResolveJobConfig(bad);
+  ASSERT_TRUE(p.has_value());
+  EXPECT_EQ(p->key, "metering.carbon.country_iso3");
+  EXPECT_EQ(bad.metering.resolved_carbon, nullptr);
+}
+
 TEST(JobSchema, TextFromTheCommandLineIsParsedByType) {
   const JobField* epochs = FindJobField("epochs");
   ASSERT_NE(epochs, nullptr);
