@@ -444,11 +444,6 @@ std::string Join(const std::vector<std::string>& items, const char* sep) {
 // Cross-field checks, after every field passed the schema.
 std::optional<ConfigProblem> CrossFieldProblem(const JobConfig& c,
                                                std::shared_ptr<const CarbonModel>& resolved) {
-  const bool csv = c.data.size() > 4 && c.data.compare(c.data.size() - 4, 4, ".csv") == 0;
-  if (csv && c.target.empty()) {
-    return ConfigProblem{"target", "''",
-                         "data " + c.data + " is a table: name the column to predict"};
-  }
   if ((c.checkpoint.every_epochs > 0 || c.checkpoint.resume) && c.checkpoint.dir.empty()) {
     return ConfigProblem{"checkpoint.dir", "''",
                          "give the directory to write checkpoints to and resume from"};
@@ -474,6 +469,12 @@ std::optional<ConfigProblem> CrossFieldProblem(const JobConfig& c,
       }
       return ConfigProblem{key, "", message};
     }
+  }
+  // Last: the other problems are about the config alone, this one about its data.
+  const bool csv = c.data.size() > 4 && c.data.compare(c.data.size() - 4, 4, ".csv") == 0;
+  if (csv && c.target.empty()) {
+    return ConfigProblem{"target", "''",
+                         "data " + c.data + " is a table: name the column to predict"};
   }
   return std::nullopt;
 }
