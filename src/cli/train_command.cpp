@@ -5,8 +5,10 @@
 #include <memory>
 
 #include "cli/commands.hpp"
+#include "cli/ledger_flags.hpp"
 #include "cli/progress.hpp"
 #include "cli/recipe.hpp"
+#include "cli/train_recording.hpp"
 #include "joule/train.hpp"
 
 namespace joule::cli {
@@ -213,6 +215,7 @@ struct TrainFlags {
   std::string recipe;
   bool json = false;
   bool list_keys = false;
+  LedgerFlags ledger;
 };
 
 void RunTrain(const TrainFlags& t, const JobFlags& flags) {
@@ -231,7 +234,14 @@ void RunTrain(const TrainFlags& t, const JobFlags& flags) {
     throw Error(ExplainConfigError(e.what(), recipe, flags.OverriddenKeys()));
   }
   EpochPrinter printer(config.epochs);
-  JobResult r = RunJob(config, [&](const EpochStats& s) { printer.Print(s); }, {&printer});
+  RunRecorder recorder(ResolveLedgerTarget(t.ledger),
+                       TrainRunHeader(config, t.recipe.empty() ? "train" : t.recipe));
+  auto on_epoch = [&](const EpochStats& s) {
+    printer.Print(s);
+    recorder.AppendEpoch(EpochRowFromStats(s));
+  };
+  JobResult r = RunJob(config, on_epoch, {&printer});
+  recorder.Finish(RunStatus::kCompleted, r.stop_message, EnergyReportFromJob(r), TrainMetrics(r));
   if (t.json) {
     nlohmann::json j = JobResultJson(config, r);
     if (!t.recipe.empty()) j["recipe"] = recipe.path;
@@ -253,6 +263,7 @@ void RegisterTrainCommand(CLI::App& app) {
   cmd->add_flag("--recipe-keys", t->list_keys, "list every key a recipe accepts, and exit");
   AddJobFlags(*flags);
   cmd->add_flag("--json", t->json, "print the final figures as one JSON object on stdout");
+  AddLedgerFlags(*cmd, t->ledger);
   cmd->callback([t, flags] { RunTrain(*t, *flags); });
 }
 
