@@ -282,20 +282,26 @@ void RunMeasure(MeasureFlags& f) {
   Meter meter(std::move(set.sources), options);
   run.interval_s = meter.interval_s();
 
+  // The run is in the ledger before the command starts, so that whatever
+  // happens to joule from here on, the samples taken are kept. Opened before
+  // the Prometheus server: its first scrape must not wait on the ledger.
+  recorder.emplace(ResolveLedgerTarget(f.ledger), record);
+  record.id = run.run_id = recorder->id();
+  if (recorder->recording()) run.ledger_path = ResolveLedgerTarget(f.ledger).path;
   std::unique_ptr<PrometheusServer> prometheus;
   if (!f.prometheus.empty()) {
-    prometheus = std::make_unique<PrometheusServer>(f.prometheus, [&meter, &carbon] {
-      return RenderPrometheusText(PrometheusMetrics(meter.Last(), carbon));
-    });
+    try {
+      prometheus = std::make_unique<PrometheusServer>(f.prometheus, [&meter, &carbon] {
+        return RenderPrometheusText(PrometheusMetrics(meter.Last(), carbon));
+      });
+    } catch (const Error& e) {
+      recorder->Finish(RunStatus::kFailed, e.what(), record.energy, nlohmann::json::object());
+      throw;
+    }
   }
   for (const std::string& w : run.warnings) std::fprintf(stderr, "joule: warning: %s\n", w.c_str());
 
   // 2. Run and measure.
-  // The run is in the ledger before the command starts, so that whatever
-  // happens to joule from here on, the samples taken are kept.
-  recorder.emplace(ResolveLedgerTarget(f.ledger), record);
-  record.id = run.run_id = recorder->id();
-  if (recorder->recording()) run.ledger_path = ResolveLedgerTarget(f.ledger).path;
   std::unique_ptr<JsonLinesWriter> samples;
   if (!f.samples.empty()) samples = std::make_unique<JsonLinesWriter>(f.samples);
   std::string sample_error;

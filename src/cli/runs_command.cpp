@@ -29,6 +29,7 @@ namespace {
 struct RunsFlags {
   LedgerFlags ledger;
   std::vector<std::string> ids;
+  std::string one_id;  // tag and rm
   std::string kind, tag, status, since, until, format, tag_name;
   int limit = 0;
   bool json = false;
@@ -290,20 +291,20 @@ void RegisterRunsCommand(CLI::App& app) {
   out->callback([f] { Export(*f); });
 
   CLI::App* tag = runs->add_subcommand("tag", "Tag a run");
-  tag->add_option("id", f->ids, "run id")->required()->expected(1);
+  tag->add_option("id", f->one_id, "run id or a unique prefix")->required();
   tag->add_option("tag", f->tag_name, "the tag")->required();
   tag->callback([f] {
     std::unique_ptr<Ledger> ledger = OpenLedger(*f);
-    std::string id = ledger->Resolve(f->ids.at(0));
+    std::string id = ledger->Resolve(f->one_id);
     ledger->Tag(id, f->tag_name);
     std::printf("run %s tagged %s\n", id.c_str(), f->tag_name.c_str());
   });
 
   CLI::App* rm = runs->add_subcommand("rm", "Remove a run with its samples, epochs and tags");
-  rm->add_option("id", f->ids, "run id")->required()->expected(1);
+  rm->add_option("id", f->one_id, "run id or a unique prefix")->required();
   rm->callback([f] {
     std::unique_ptr<Ledger> ledger = OpenLedger(*f);
-    std::string id = ledger->Resolve(f->ids.at(0));
+    std::string id = ledger->Resolve(f->one_id);
     ledger->Remove(id);
     std::printf("run %s removed\n", id.c_str());
   });
