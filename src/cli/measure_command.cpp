@@ -284,7 +284,8 @@ void RunMeasure(MeasureFlags& f) {
 
   // The run is in the ledger before the command starts, so that whatever
   // happens to joule from here on, the samples taken are kept. Opened before
-  // the Prometheus server: its first scrape must not wait on the ledger.
+  // the Prometheus server starts, so that opening it does not widen the time
+  // in which a scrape finds the meter not yet started.
   recorder.emplace(ResolveLedgerTarget(f.ledger), record);
   record.id = run.run_id = recorder->id();
   if (recorder->recording()) run.ledger_path = ResolveLedgerTarget(f.ledger).path;

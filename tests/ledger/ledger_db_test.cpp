@@ -311,16 +311,16 @@ CREATE TABLE runs (id TEXT PRIMARY KEY, kind TEXT NOT NULL, name TEXT NOT NULL,
   git_commit TEXT NOT NULL DEFAULT '');
 CREATE INDEX runs_by_start ON runs(start_unix_s);
 CREATE TABLE samples (run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-  t_unix_s REAL NOT NULL, energy_j REAL NOT NULL, machine_energy_j REAL NOT NULL,
-  power_w REAL NOT NULL, cpu_share REAL NOT NULL, co2_g REAL NOT NULL);
-CREATE INDEX samples_by_run ON samples(run_id);
+  seq INTEGER NOT NULL, t_unix_s REAL NOT NULL, energy_j REAL NOT NULL,
+  machine_energy_j REAL NOT NULL, power_w REAL NOT NULL, cpu_share REAL NOT NULL,
+  co2_g REAL NOT NULL, PRIMARY KEY (run_id, seq)) WITHOUT ROWID;
 CREATE TABLE epochs (run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
   epoch INTEGER NOT NULL, seconds REAL NOT NULL, energy_j REAL NOT NULL, co2_g REAL NOT NULL,
   metrics TEXT NOT NULL, PRIMARY KEY (run_id, epoch));
 INSERT INTO runs VALUES ('a1b2c3d4e5f6', 'measure', 'sleep 1', '{}', '{"cpu_count":2}', 'old',
   4242, 1600000000, 1600000001, 'completed', '', 1, 42, 84, 0.5, 'estimated:tdp-model',
   '{"energy_j":42,"method":"estimated:tdp-model","operational_g":0.5}', '{}', '0.0.9', '');
-INSERT INTO samples VALUES ('a1b2c3d4e5f6', 1600000001, 42, 84, 42, 0.5, 0.5);
+INSERT INTO samples VALUES ('a1b2c3d4e5f6', 1, 1600000001, 42, 84, 42, 0.5, 0.5);
 PRAGMA user_version = 1;
 )sql";
 
@@ -338,6 +338,8 @@ TEST(LedgerDbTest, MigratesAVersion1Ledger) {
   EXPECT_EQ(old.parent_id, "");
   EXPECT_EQ(old.joule_version, "0.0.9");
   EXPECT_EQ(ledger->Samples(old.id).size(), 1u);
+  ledger->AppendSample(old.id, {1600000002, 43, 86, 1, 0.5, 0.5});  // after the stored one
+  EXPECT_EQ(ledger->Samples(old.id).back().energy_j, 43);
   // What version 2 added works on the migrated file.
   ledger->Tag(old.id, "old");
   EXPECT_EQ(ledger->List(Filter("", "old")).size(), 1u);
@@ -527,6 +529,55 @@ TEST(RunRecorderTest, SampleRowFromReadingSplitsAttributedPower) {
   EXPECT_EQ(row.power_w, 40 * 0.25 + 100);
   EXPECT_EQ(row.co2_g, 1.5);
   EXPECT_EQ(row.cpu_share, 0.25);
+}
+
+// A source that is only its channels, for the header helpers.
+class ChannelsOnly : public PowerSource {
+ public:
+  ChannelsOnly(std::string method, std::vector<Channel> channels)
+      : method_(std::move(method)), channels_(std::move(channels)) {}
+  std::string_view kind() const override { return "fake"; }
+  std::string_view method() const override { return method_; }
+  std::string detail() const override { return ""; }
+  const std::vector<Channel>& channels() const override { return channels_; }
+  void Read(double, std::span<ChannelSample>) override {}
+
+ private:
+  std::string method_;
+  std::vector<Channel> channels_;
+};
+
+TEST(RunRecorderTest, HeaderHelpersReadGpusAndLabelsFromTheSources) {
+  std::vector<std::unique_ptr<PowerSource>> sources;
+  sources.push_back(std::make_unique<ChannelsOnly>(
+      "estimated:tdp-model",
+      std::vector<Channel>{{"cpu", Component::kCpu, ReadingKind::kMeanPower, true, ""}}));
+  sources.push_back(std::make_unique<ChannelsOnly>(
+      "measured:nvml",
+      std::vector<Channel>{
+          {"gpu0", Component::kGpu, ReadingKind::kEnergyCounter, true, "T4, 16 GB"},
+          {"gpu1", Component::kGpu, ReadingKind::kEnergyCounter, true, "A100"},
+          {"gpu2", Component::kGpu, ReadingKind::kEnergyCounter, true, "T4"}}));
+  sources.push_back(std::make_unique<ChannelsOnly>(
+      "measured:hwmon",
+      std::vector<Channel>{{"in0", Component::kOther, ReadingKind::kInstantPower, false, ""}}));
+  HostRecord host = ReadHostRecord(sources);
+  EXPECT_EQ(host.gpu_count, 3);
+  EXPECT_EQ(host.gpu_model, "1 x A100, 2 x T4");
+  EXPECT_GT(host.cpu_count, 0);
+
+  CarbonOptions options;
+  options.intensity_g_per_kwh = 100;
+  options.pue = 1.5;
+  CarbonModel carbon = CarbonModel::Resolve(options, JOULE_SOURCE_DATA_DIR);
+  EnergyReport labels = EnergyLabels(sources, Attribution::kMachine, &carbon);
+  // hwmon counts nothing, so its label is not the run's.
+  EXPECT_EQ(labels.method, "estimated:tdp-model+measured:nvml");
+  EXPECT_TRUE(labels.estimated);
+  EXPECT_EQ(labels.attribution, Attribution::kMachine);
+  EXPECT_EQ(labels.pue, 1.5);
+  EXPECT_EQ(labels.intensity_source, carbon.source());
+  EXPECT_EQ(labels.energy_j, 0);
 }
 
 // --- reading back ---
