@@ -116,6 +116,29 @@ void PrintTable(const std::vector<std::vector<std::string>>& rows) {
 }
 
 std::string Energy(double joules) { return Fmt("%.4g J", joules); }
+
+// The line under a table whose figures include estimates, naming them.
+void PrintEstimateNote(const std::vector<std::string>& methods) {
+  std::string estimated;
+  for (const std::string& method : methods) {
+    std::size_t pos = 0;
+    while (pos < method.size()) {
+      std::size_t end = method.find('+', pos);
+      if (end == std::string::npos) end = method.size();
+      std::string one = method.substr(pos, end - pos);
+      if (!IsMeasuredMethod(one) && estimated.find(one) == std::string::npos) {
+        estimated += (estimated.empty() ? "" : ", ") + one;
+      }
+      pos = end + 1;
+    }
+  }
+  if (!estimated.empty()) {
+    std::printf(
+        "ESTIMATES, not measurements: energy labelled %s comes from a model or a declared "
+        "figure, not from a power sensor\n",
+        estimated.c_str());
+  }
+}
 std::string Method(const std::string& method) { return method.empty() ? "not metered" : method; }
 
 void List(const RunsFlags& f) {
@@ -148,6 +171,9 @@ void List(const RunsFlags& f) {
                     Method(run.energy.method), Fmt("%.3g g", run.energy.co2_g()), name});
   }
   PrintTable(rows);
+  std::vector<std::string> methods;
+  for (const RunRecord& run : runs) methods.push_back(run.energy.method);
+  PrintEstimateNote(methods);
 }
 
 void Show(const RunsFlags& f) {
@@ -219,6 +245,9 @@ void Compare(const RunsFlags& f) {
   }
   PrintTable(table);
   std::printf("ratios (x) are against the first run, %s\n", rows[0].id.c_str());
+  std::vector<std::string> methods;
+  for (const RunComparison& r : rows) methods.push_back(r.method);
+  PrintEstimateNote(methods);
 }
 
 void Export(const RunsFlags& f) {

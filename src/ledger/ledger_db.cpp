@@ -345,6 +345,7 @@ std::string SqliteLedger::BeginRun(const RunRecord& header) {
       throw;
     }
     for (const std::string& tag : header.tags) Tag(id, tag);
+    next_seq_[id] = 1;
     return id;
   }
 }
