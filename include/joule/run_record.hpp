@@ -138,9 +138,10 @@ class Ledger {
   virtual ~Ledger() = default;
 
   // Writing, in the order a run goes. BeginRun stores `header` as running
-  // (its id, status, epochs and tags are ignored; of its energy only the
-  // method labels and attribution are kept, so that an unfinished run still
-  // says how its figures were obtained) and returns the new id. The header's
+  // with its tags (its id, status and epochs are ignored; of its energy only
+  // the labels are kept: methods, attribution, carbon source, PUE and
+  // location, so that an unfinished run still says how its figures were
+  // obtained) and returns the new id. The header's
   // start_unix_s, pid and joule_version default to now, getpid() and this
   // build's version when 0 or empty.
   // Each call commits on its own, so what was written survives a SIGKILL.
