@@ -218,6 +218,20 @@ JobResult RunJob(const JobConfig& config, const std::function<void(const EpochSt
 // ...}; unset optional numbers are left out. What RunRecord::config holds.
 nlohmann::json JobConfigJson(const JobConfig& config);
 
+// The header RunRecorder begins a run with: kind ("train", "demo", "study",
+// "compress.quantize", ..., "bench-infer"), name, config, the parent run's
+// id ("" for none) and the host's facts. Never throws.
+RunRecord RunHeader(const std::string& kind, const std::string& name, nlohmann::json config,
+                    const std::string& parent_id = "");
+
+// One epoch as the ledger keeps it: seconds, joules, grams, and metrics
+// {loss (training), eval_loss, lr, accuracy when evaluated, partial}.
+EpochRow EpochRowOf(const EpochStats& stats);
+
+// A training job's final metrics: loss, epochs, steps, and accuracy
+// (classification) or rmse and mae (regression).
+nlohmann::json JobMetrics(const JobResult& result);
+
 // The ledger's record of a finished training job: kind "train", `name`, the
 // config (JobConfigJson), start and end, the energy, the final metrics and a
 // row per epoch. Ids, host facts, versions and the pid are the recorder's to
@@ -296,12 +310,14 @@ struct SavedModelBench {
 };
 
 // `joule bench-infer`: any model directory (LoadInferenceModel) on its
-// evaluation data, with BenchInference. `on_loaded` (may be null) is called
+// evaluation data, with BenchInference, recorded in `ledger` as a
+// "bench-infer" run (empty path: not). `on_loaded` (may be null) is called
 // with the row count once the data is loaded, before the timed part. Throws
 // Error for a regressor (bench-infer measures classifiers).
 SavedModelBench BenchSavedModel(const std::string& dir, const std::string& data,
                                 const InferenceBenchOptions& options,
-                                const std::function<void(std::int64_t rows)>& on_loaded);
+                                const std::function<void(std::int64_t rows)>& on_loaded,
+                                const LedgerTarget& ledger = {});
 
 // ---------------------------------------------------------------------------
 // Compression jobs
@@ -319,6 +335,7 @@ struct QuantizeJob {
   std::uint64_t seed = 1;
   MeteringOptions metering;                         // of the QAT fine-tuning
   std::function<void(const EpochStats&)> on_epoch;  // qat progress; may be null
+  LedgerTarget ledger;  // recorded as a "compress.quantize" run; empty path: not
 };
 
 struct QuantizeJobResult {
@@ -352,6 +369,7 @@ struct DistillJob {
   MeteringOptions metering;
   // Progress: `what` is "distill" or "baseline"; may be null.
   std::function<void(const std::string& what, const CompressEpochStats&)> on_epoch;
+  LedgerTarget ledger;  // recorded as a "compress.distill" run; empty path: not
 };
 
 struct DistillJobResult {
@@ -374,6 +392,7 @@ struct PruneJob {
   PruneJobOptions options;   // options.seed and options.metering are the job's to set
   std::string scope_name;    // options.scope as the user named it, for the record
   MeteringOptions metering;  // of the fine-tuning
+  LedgerTarget ledger;       // recorded as a "compress.prune" run; empty path: not
 };
 
 struct PruneJobReport {
@@ -401,6 +420,7 @@ struct EarlyExitJob {
   std::uint64_t seed = 1;
   MeteringOptions metering;
   std::function<void(const CompressEpochStats&)> on_epoch;  // may be null
+  LedgerTarget ledger;  // recorded as a "compress.early-exit" run; empty path: not
 };
 
 struct EarlyExitJobResult {
@@ -429,6 +449,7 @@ struct LossStudyOptions {
   double target_rmse = 0;  // 0: target_fraction x the target's standard deviation
   double target_fraction = 0.5;
   std::vector<std::string> losses = StudyLosses();
+  LedgerTarget ledger;  // where the study is recorded, as one "study" run; empty: not
 };
 
 // The job every run of the study starts from: an MLP with Adam at a constant
@@ -515,6 +536,9 @@ struct DemoOptions {
   std::function<void(const std::string& line)> on_stage;
   std::function<std::vector<Callback*>(const DemoRow& row)> callbacks;
   std::function<void(const DemoRow& row, const EpochStats& stats)> on_epoch;
+  // Where the runs are recorded: a "demo" run, and a "train" run per recipe
+  // whose parent it is. Empty path: not recorded.
+  LedgerTarget ledger;
 };
 
 // The main job: loads recipes mnist-baseline.toml and mnist-green.toml,
@@ -522,7 +546,8 @@ struct DemoOptions {
 // each, then benchmarks the green model for inference in f32 and int8 (a
 // QuantizeModel of it, calibrated on the training split). The green model is
 // saved in its recipe's save_dir, else in a scratch directory removed at the
-// end. Throws Error naming the recipe file for a missing or bad recipe.
+// end. Records the runs in options.ledger. Throws Error naming the recipe
+// file for a missing or bad recipe.
 DemoResult RunDemo(const DemoOptions& options);
 
 }  // namespace joule

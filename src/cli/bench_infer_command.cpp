@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "cli/commands.hpp"
+#include "cli/ledger_flags.hpp"
 #include "joule/run.hpp"
 
 namespace joule::cli {
@@ -20,6 +21,7 @@ struct BenchInferFlags {
   double seconds = 2.0;
   bool no_energy = false;
   bool json = false;
+  LedgerFlags ledger;
 };
 
 void RunBenchInfer(const BenchInferFlags& f) {
@@ -41,7 +43,8 @@ void RunBenchInfer(const BenchInferFlags& f) {
                  "throughput...\n",
                  f.model_dir.c_str(), static_cast<long long>(rows), f.seconds);
   };
-  const SavedModelBench saved = BenchSavedModel(f.model_dir, f.data, options, on_loaded);
+  const SavedModelBench saved =
+      BenchSavedModel(f.model_dir, f.data, options, on_loaded, ResolveLedgerTarget(f.ledger));
   const InferenceBenchResult& r = saved.bench;
 
   nlohmann::ordered_json j;
@@ -106,6 +109,7 @@ void RegisterBenchInferCommand(CLI::App& app) {
   cmd->add_flag("--json", f->json,
                 "print one JSON object: accuracy, latency_p50_ms, latency_p99_ms, "
                 "throughput_per_s, j_per_1000, energy_method, size_bytes, ...");
+  AddLedgerFlags(*cmd, f->ledger);
   cmd->callback([f] { RunBenchInfer(*f); });
 }
 

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "cli/commands.hpp"
+#include "cli/ledger_flags.hpp"
 #include "joule/run.hpp"
 
 namespace joule::cli {
@@ -18,6 +19,7 @@ struct DistillFlags {
   std::string hidden = "64,32";
   int threads = 0;
   bool json = false, no_meter = false;
+  LedgerFlags ledger;
 };
 
 std::vector<std::int64_t> ParseWidths(const std::string& text) {
@@ -72,6 +74,7 @@ void Distill(DistillFlags& f) {
     };
   }
   SetNumThreads(f.threads);
+  job.ledger = ResolveLedgerTarget(f.ledger);
   const DistillJobResult r = RunDistillJob(job);
   if (f.json) {
     nlohmann::json j = {{"out", job.out_dir},
@@ -124,6 +127,7 @@ void RegisterCompressDistill(CLI::App& compress) {
                 "also train the same student alone (labels only, same epochs) and print both");
   cmd->add_flag("--no-meter", f->no_meter, "do not measure energy");
   cmd->add_flag("--json", f->json, "print the figures as one JSON object on stdout");
+  AddLedgerFlags(*cmd, f->ledger);
   cmd->callback([f] { Distill(*f); });
 }
 

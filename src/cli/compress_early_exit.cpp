@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "cli/commands.hpp"
+#include "cli/ledger_flags.hpp"
 #include "joule/run.hpp"
 
 namespace joule::cli {
@@ -17,6 +18,7 @@ struct EarlyExitFlags {
   std::string exit_weights;  // empty: 0.3 per early exit, 1 for the last
   int threads = 0;
   bool json = false, no_meter = false;
+  LedgerFlags ledger;
 };
 
 std::vector<double> ParseWeights(const std::string& text) {
@@ -78,6 +80,7 @@ void RunEarlyExit(EarlyExitFlags& f) {
           s.epoch, job.epochs, s.train_loss, s.eval_name.c_str(), 100 * s.eval.accuracy, s.seconds);
     };
   }
+  job.ledger = ResolveLedgerTarget(f.ledger);
   const EarlyExitJobResult r = RunEarlyExitJob(job);
   const ThresholdSweep& val = r.validation;
   const ThresholdSweep& test = r.test;
@@ -150,6 +153,7 @@ void RegisterCompressEarlyExit(CLI::App& compress) {
   cmd->add_option("--threads", f->threads, "compute threads (0: all cores)");
   cmd->add_flag("--no-meter", f->no_meter, "do not measure energy");
   cmd->add_flag("--json", f->json, "print the figures as one JSON object on stdout");
+  AddLedgerFlags(*cmd, f->ledger);
   cmd->callback([f] {
     if (!(f->job.validation > 0 && f->job.validation < 1)) {
       throw Error("--validation " + std::to_string(f->job.validation) +

@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "cli/commands.hpp"
+#include "cli/ledger_flags.hpp"
 #include "joule/run.hpp"
 
 namespace joule::cli {
@@ -23,6 +24,7 @@ struct PruneFlags {
   double lr = 0.01;
   int threads = 0;
   bool json = false;
+  LedgerFlags ledger;
 };
 
 // Structured: the same share of every hidden layer unless asked otherwise;
@@ -105,6 +107,7 @@ void RunPrune(const PruneFlags& f) {
   job.options.schedule = f.schedule;
   job.options.epochs = f.epochs;
   job.options.lr = f.lr;
+  job.ledger = ResolveLedgerTarget(f.ledger);
   const PruneJobReport report = RunPruneJob(job);
   const PruneJobResult& r = report.result;
   nlohmann::json figures = Figures(f, r, report.size_bytes_before, report.size_bytes_after);
@@ -145,6 +148,7 @@ void RegisterCompressPrune(CLI::App& compress) {
       ->capture_default_str();
   cmd->add_option("--threads", f->threads, "compute threads (0: all cores)");
   cmd->add_flag("--json", f->json, "print the figures as one JSON object on stdout");
+  AddLedgerFlags(*cmd, f->ledger);
   cmd->callback([f] { RunPrune(*f); });
 }
 

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "cli/commands.hpp"
+#include "cli/ledger_flags.hpp"
 #include "joule/run.hpp"
 
 namespace joule::cli {
@@ -19,6 +20,7 @@ struct QuantizeFlags {
   QuantizeJob job;
   int threads = 0;
   bool json = false;
+  LedgerFlags ledger;
 };
 
 void PrintFigures(const QuantizeFlags& f, const QuantizeJobResult& r) {
@@ -65,6 +67,7 @@ void Quantize(QuantizeFlags& f) {
     throw Error("--data " + f.job.data +
                 ": quantize supports image classification data (mnist or an IDX directory)");
   }
+  f.job.ledger = ResolveLedgerTarget(f.ledger);
   PrintFigures(f, RunQuantizeJob(f.job));
 }
 
@@ -95,6 +98,7 @@ void RegisterCompressQuantize(CLI::App& compress) {
   cmd->add_option("--seed", f->job.seed, "--qat: shuffling seed")->capture_default_str();
   cmd->add_option("--threads", f->threads, "compute threads (0: all cores)");
   cmd->add_flag("--json", f->json, "print the figures as one JSON object on stdout");
+  AddLedgerFlags(*cmd, f->ledger);
   cmd->callback([f] { Quantize(*f); });
 }
 

@@ -10,6 +10,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/job_flags.hpp"
+#include "cli/ledger_flags.hpp"
 #include "cli/progress.hpp"
 #include "joule/run.hpp"
 #include "joule/util.hpp"
@@ -21,6 +22,7 @@ struct DemoFlags {
   std::string recipes_dir;  // empty: <repository>/recipes
   int max_epochs = 0;       // 0: the recipes' own epoch limits
   bool json = false;
+  LedgerFlags ledger;
 };
 
 using Row = DemoRow;
@@ -109,6 +111,7 @@ void Demo(const DemoFlags& f, const JobFlags& flags) {
   DemoOptions o;
   o.recipes_dir = f.recipes_dir;
   o.max_epochs = f.max_epochs;
+  o.ledger = ResolveLedgerTarget(f.ledger);
   o.adjust = [&flags](JobConfig& c) { flags.Apply(c); };
   o.explain = [&flags](const Recipe& r, const ConfigProblem& p) { return flags.Explain(p, &r); };
   o.on_stage = [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); };
@@ -162,6 +165,7 @@ void RegisterDemoCommand(CLI::App& app) {
   auto flags = std::make_shared<JobFlags>(
       *cmd, [](const JobField& field) { return field.key == "threads" || MeteringFlag(field); });
   cmd->add_flag("--json", f->json, "print the figures as JSON on stdout (an object per recipe)");
+  AddLedgerFlags(*cmd, f->ledger);
   cmd->callback([f, flags] { Demo(*f, *flags); });
 }
 

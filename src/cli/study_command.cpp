@@ -8,6 +8,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/job_flags.hpp"
+#include "cli/ledger_flags.hpp"
 #include "cli/progress.hpp"
 #include "joule/run.hpp"
 
@@ -23,6 +24,7 @@ struct StudyFlags {
   int max_epochs = 100;
   std::vector<std::string> losses = StudyLosses();
   bool json = false;
+  LedgerFlags ledger;
 };
 
 using RunFigures = StudyRun;
@@ -146,6 +148,7 @@ void LossStudy(const StudyFlags& f, const JobFlags& flags) {
   options.target_rmse = f.target_rmse;
   options.target_fraction = f.target_fraction;
   options.losses = f.losses;
+  options.ledger = ResolveLedgerTarget(f.ledger);
   auto on_run = [](int index, int count, const std::string& loss, const StudyRun& fig) {
     char line[256];
     std::snprintf(line, sizeof line,
@@ -211,6 +214,7 @@ void RegisterStudyCommand(CLI::App& app) {
       },
       LossStudyBaseJob("", "", 100));
   cmd->add_flag("--json", f->json, "print the figures as JSON on stdout");
+  AddLedgerFlags(*cmd, f->ledger);
   cmd->callback([f, flags] { LossStudy(*f, *flags); });
 }
 

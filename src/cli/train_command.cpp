@@ -7,6 +7,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/job_flags.hpp"
+#include "cli/ledger_flags.hpp"
 #include "cli/progress.hpp"
 #include "joule/run.hpp"
 #include "joule/util.hpp"
@@ -19,6 +20,7 @@ struct TrainFlags {
   std::string recipe;
   bool json = false;
   bool list_keys = false;
+  LedgerFlags ledger;
 };
 
 void RunTrain(const TrainFlags& t, const JobFlags& flags) {
@@ -45,9 +47,15 @@ void RunTrain(const TrainFlags& t, const JobFlags& flags) {
   flags.Apply(config);
   flags.Validate(config, t.recipe.empty() ? nullptr : &recipe);
   EpochPrinter printer(config.epochs);
-  JobResult r = RunJob(
-      config, [&](const EpochStats& s) { printer.Print(s); }, {&printer}, nullptr,
-      /*validated=*/true);
+  RunRecorder recorder(
+      ResolveLedgerTarget(t.ledger),
+      RunHeader("train", t.recipe.empty() ? "train" : recipe.name, JobConfigJson(config)));
+  auto on_epoch = [&](const EpochStats& s) {
+    printer.Print(s);
+    recorder.AppendEpoch(EpochRowOf(s));
+  };
+  JobResult r = RunJob(config, on_epoch, {&printer}, nullptr, /*validated=*/true);
+  recorder.Finish(RunStatus::kCompleted, r.stop_message, r.energy, JobMetrics(r));
   if (t.json) {
     nlohmann::json j = JobResultJson(config, r);
     if (!t.recipe.empty()) j["recipe"] = recipe.path;
@@ -68,6 +76,7 @@ void RegisterTrainCommand(CLI::App& app) {
   cmd->add_flag("--recipe-keys", t->list_keys, "list every key a recipe accepts, and exit");
   auto flags = std::make_shared<JobFlags>(*cmd, TrainFlag);
   cmd->add_flag("--json", t->json, "print the final figures as one JSON object on stdout");
+  AddLedgerFlags(*cmd, t->ledger);
   cmd->callback([t, flags] { RunTrain(*t, *flags); });
 }
 

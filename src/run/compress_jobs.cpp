@@ -72,6 +72,15 @@ PruneJobReport RunPruneJob(const PruneJob& job) {
   // The same split and normalisation as the training run: the same data,
   // task, target and seed.
   PreparedData data = PrepareData(job.data, meta.target, meta.task, o.seed);
+  RunRecorder recorder(job.ledger, RunHeader("compress.prune", job.out_dir,
+                                             {{"model", job.model_dir},
+                                              {"data", job.data},
+                                              {"sparsity", o.sparsity},
+                                              {"structured", o.structured},
+                                              {"scope", job.scope_name},
+                                              {"schedule", o.schedule},
+                                              {"epochs", o.epochs},
+                                              {"lr", o.lr}}));
   PruneJobReport report;
   report.size_bytes_before = ModelBytes(job.model_dir);
   report.result = PruneAndFineTune(std::move(model), data, o);
@@ -96,10 +105,23 @@ PruneJobReport RunPruneJob(const PruneJob& job) {
       {"architecture", r.architecture}};
   SaveModel(report.result.model, job.out_dir, meta.ToJson());
   report.size_bytes_after = ModelBytes(job.out_dir);
+  recorder.Finish(RunStatus::kCompleted, "", r.fit.energy,
+                  {{"accuracy_before", r.accuracy_before},
+                   {"accuracy", r.accuracy_after},
+                   {"weight_sparsity", r.weight_sparsity},
+                   {"size_bytes", report.size_bytes_after}});
   return report;
 }
 
 EarlyExitJobResult RunEarlyExitJob(const EarlyExitJob& job) {
+  RunRecorder recorder(job.ledger, RunHeader("compress.early-exit", job.out_dir,
+                                             {{"data", job.data},
+                                              {"model", job.model},
+                                              {"epochs", job.epochs},
+                                              {"lr", job.lr},
+                                              {"max_drop", job.max_drop},
+                                              {"validation", job.validation},
+                                              {"seed", job.seed}}));
   PreparedData data = PrepareData(job.data, "", "classification", job.seed, job.validation);
   Rng rng(job.seed);
   EarlyExitModel model =
@@ -144,6 +166,11 @@ EarlyExitJobResult RunEarlyExitJob(const EarlyExitJob& job) {
   r.parameters = model.ParameterCount();
   r.plain_macs = model.FullMacsPerSample();
   r.worst_macs = model.MacsToExit(model.num_exits() - 1);
+  recorder.Finish(RunStatus::kCompleted, "", r.trained.energy,
+                  {{"accuracy", r.routed_accuracy},
+                   {"threshold", r.threshold},
+                   {"macs_per_sample", r.routed_macs},
+                   {"plain_macs_per_sample", r.plain_macs}});
   return r;
 }
 
@@ -157,6 +184,14 @@ QuantizeJobResult RunQuantizeJob(const QuantizeJob& job) {
     throw Error("data = " + job.data +
                 ": quantize supports image classification data (mnist or an IDX directory)");
   }
+  RunRecorder recorder(job.ledger, RunHeader("compress.quantize", job.out_dir,
+                                             {{"model", job.model_dir},
+                                              {"data", job.data},
+                                              {"qat", job.qat},
+                                              {"calibration", job.options.calibration},
+                                              {"samples", job.options.samples},
+                                              {"epochs", job.epochs},
+                                              {"lr", job.lr}}));
   nlohmann::json source_json;
   Sequential f32_model = LoadModel(job.model_dir, &source_json);
   PreparedData data = PrepareData(job.data, "", "classification", job.seed);
@@ -196,12 +231,25 @@ QuantizeJobResult RunQuantizeJob(const QuantizeJob& job) {
   meta.compression = method;
   meta.extra["quantization"] = r.quantization;
   SaveModel(int8, job.out_dir, meta.ToJson());
+  recorder.Finish(RunStatus::kCompleted, "", r.qat_energy,
+                  {{"f32_accuracy", r.f32_accuracy},
+                   {"accuracy", r.int8_accuracy},
+                   {"drop_points", r.drop_points}});
   return r;
 }
 
 DistillJobResult RunDistillJob(const DistillJob& job) {
   // Rejects bad values before the data loads.
   DistillationLoss(job.distill.temperature, job.distill.alpha);
+  RunRecorder recorder(job.ledger, RunHeader("compress.distill", job.out_dir,
+                                             {{"teacher", job.teacher_dir},
+                                              {"data", job.data},
+                                              {"hidden", job.hidden},
+                                              {"temperature", job.distill.temperature},
+                                              {"alpha", job.distill.alpha},
+                                              {"epochs", job.epochs},
+                                              {"lr", job.lr},
+                                              {"baseline", job.baseline}}));
   Sequential teacher = LoadModel(job.teacher_dir);
   PreparedData data = PrepareData(job.data, "", "classification", job.seed);
   std::unique_ptr<Loss> ce = MakeSoftmaxCrossEntropy();
@@ -254,6 +302,14 @@ DistillJobResult RunDistillJob(const DistillJob& job) {
   SaveModel(student, job.out_dir, meta.ToJson());
   r.teacher_parameters = teacher.ParameterCount();
   r.student_parameters = student.ParameterCount();
+  const EnergyReport energy = r.baseline
+                                  ? CombineEnergyReports(r.distilled.energy, r.baseline->energy)
+                                  : r.distilled.energy;
+  nlohmann::json metrics = {{"teacher_accuracy", r.teacher_eval.accuracy},
+                            {"accuracy", r.distilled.history.back().eval.accuracy},
+                            {"student_parameters", r.student_parameters}};
+  if (r.baseline) metrics["baseline_accuracy"] = r.baseline->history.back().eval.accuracy;
+  recorder.Finish(RunStatus::kCompleted, "", energy, metrics);
   return r;
 }
 

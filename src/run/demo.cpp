@@ -110,6 +110,10 @@ DemoResult RunDemo(const DemoOptions& o) {
   // and the green recipe's prepared data serves the inference benchmark too.
   std::optional<RawData> raw;
   std::optional<PreparedData> data;  // the current recipe's; the last is the green one
+  RunRecorder demo_run(
+      o.ledger, RunHeader("demo", "demo",
+                          {{"recipes", {result.rows[0].recipe.path, result.rows[1].recipe.path}},
+                           {"max_epochs", o.max_epochs}}));
   const int stages = static_cast<int>(result.rows.size()) + 1;
   for (std::size_t i = 0; i < result.rows.size(); ++i) {
     DemoRow& row = result.rows[i];
@@ -126,10 +130,14 @@ DemoResult RunDemo(const DemoOptions& o) {
     data = PrepareData(*raw, c.seed, c.validation_fraction);
     std::vector<Callback*> callbacks;
     if (o.callbacks) callbacks = o.callbacks(row);
-    auto on_epoch = [&o, &row](const EpochStats& s) {
+    RunRecorder run(o.ledger, RunHeader("train", row.recipe.name, JobConfigJson(c), demo_run.id()));
+    auto on_epoch = [&o, &row, &run](const EpochStats& s) {
+      run.AppendEpoch(EpochRowOf(s));
       if (o.on_epoch) o.on_epoch(row, s);
     };
     row.result = RunJob(c, on_epoch, callbacks, &*data, /*validated=*/true);
+    run.Finish(RunStatus::kCompleted, row.result.stop_message, row.result.energy,
+               JobMetrics(row.result));
   }
   raw.reset();  // MNIST as read is 200 MB; the benchmark needs only the green split
   if (o.on_stage) {
@@ -137,6 +145,21 @@ DemoResult RunDemo(const DemoOptions& o) {
                ": running the green model for inference, f32 and int8");
   }
   result.inference = BenchGreenModel(green.save_dir, green, *data);
+
+  EnergyReport total =
+      CombineEnergyReports(result.rows[0].result.energy, result.rows[1].result.energy);
+  nlohmann::json metrics = nlohmann::json::object();
+  for (const DemoRow& row : result.rows) {
+    metrics[row.recipe.name] = {{"accuracy", row.result.final_eval.accuracy},
+                                {"energy_j", row.result.energy.energy_j},
+                                {"epochs", row.result.epochs}};
+  }
+  for (const DemoInference& inference : result.inference) {
+    total = CombineEnergyReports(total, inference.bench.energy);
+    metrics["inference"][inference.name] = {{"accuracy", inference.bench.accuracy},
+                                            {"j_per_1000", inference.bench.j_per_1000}};
+  }
+  demo_run.Finish(RunStatus::kCompleted, "", total, metrics);
   return result;
 }
 

@@ -121,6 +121,12 @@ LossStudyResult RunLossStudy(
     const std::function<void(int, int, const std::string&, const StudyRun&)>& on_run) {
   CheckStudyOptions(o);
   ValidateJobConfig(base);
+  nlohmann::json config = JobConfigJson(base);
+  config["study"] = "losses";
+  config["seeds"] = o.seeds;
+  config["losses"] = o.losses;
+  RunRecorder recorder(o.ledger, RunHeader("study", "losses " + base.data, config));
+  EnergyReport total;
   LossStudyResult result;
   // The target in the data's units: given, or a fraction of the target
   // column's standard deviation on the first seed's training split.
@@ -139,11 +145,17 @@ LossStudyResult RunLossStudy(
       // Seed 1's data is the probe's: the split depends on the seed only.
       JobResult r = RunJob(c, nullptr, {}, seed == 1 ? &probe : nullptr, /*validated=*/true);
       runs.push_back(Figures(r, c.seed, result.target_rmse));
+      total = index == 0 ? r.energy : CombineEnergyReports(total, r.energy);
       result.last = std::move(r);
       if (on_run) on_run(++index, count, loss, runs.back());
     }
     result.losses.push_back(SummariseLoss(loss, std::move(runs)));
   }
+  nlohmann::json metrics = {{"target_rmse", result.target_rmse}};
+  for (const StudyLoss& loss : result.losses) {
+    metrics[loss.loss] = {{"reached", loss.reached}, {"final_rmse", loss.final_rmse.mean}};
+  }
+  recorder.Finish(RunStatus::kCompleted, "", total, metrics);
   return result;
 }
 

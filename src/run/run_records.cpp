@@ -23,46 +23,50 @@ nlohmann::json JobConfigJson(const JobConfig& config) {
   return j;
 }
 
+RunRecord RunHeader(const std::string& kind, const std::string& name, nlohmann::json config,
+                    const std::string& parent_id) {
+  RunRecord header;
+  header.kind = kind;
+  header.name = name;
+  header.parent_id = parent_id;
+  header.config = std::move(config);
+  header.host = ReadHostRecord({});
+  return header;
+}
+
+EpochRow EpochRowOf(const EpochStats& s) {
+  EpochRow row;
+  row.epoch = s.epoch;
+  row.seconds = s.seconds;
+  row.energy_j = s.energy_j;
+  row.co2_g = s.co2_g;
+  row.metrics = {{"loss", s.train_loss}, {"eval_loss", s.eval.loss}, {"lr", s.lr}};
+  if (s.eval.rows > 0) row.metrics["accuracy"] = s.eval.accuracy;
+  if (s.partial) row.metrics["partial"] = true;
+  return row;
+}
+
+nlohmann::json JobMetrics(const JobResult& r) {
+  nlohmann::json m = {{"loss", r.final_eval.loss}, {"epochs", r.epochs}, {"steps", r.steps}};
+  if (r.task == Task::kClassification) {
+    m["accuracy"] = r.final_eval.accuracy;
+  } else {
+    m["rmse"] = r.final_eval.rmse;
+    m["mae"] = r.final_eval.mae;
+  }
+  return m;
+}
+
 RunRecord TrainRunRecord(const std::string& name, const JobConfig& config,
                          const JobResult& result) {
-  RunRecord r;
-  r.kind = "train";
-  r.name = name;
-  r.config = JobConfigJson(config);
+  RunRecord r = RunHeader("train", name, JobConfigJson(config));
   r.energy = result.energy;
   r.start_unix_s = result.energy.start_unix_s;
   r.end_unix_s = result.energy.end_unix_s;
   r.status = RunStatus::kCompleted;
   r.message = result.stop_message;
-  const bool classification = result.task == Task::kClassification;
-  r.metrics = {
-      {"eval_set", result.eval_name},    {"epochs", result.epochs},
-      {"steps", result.steps},           {"seconds", result.seconds},
-      {"parameters", result.parameters}, {"stop_reason", StopReasonName(result.stop_reason)}};
-  if (classification) {
-    r.metrics["accuracy"] = result.final_eval.accuracy;
-  } else {
-    r.metrics["rmse"] = result.final_eval.rmse;
-    r.metrics["mae"] = result.final_eval.mae;
-  }
-  for (const EpochStats& s : result.history) {
-    EpochRow row;
-    row.epoch = s.epoch;
-    row.seconds = s.seconds;
-    row.energy_j = s.energy_j;
-    row.co2_g = s.co2_g;
-    row.metrics = {{"train_loss", s.train_loss},
-                   {"loss", s.eval.loss},
-                   {"lr", s.lr},
-                   {"batch_size", s.batch_size}};
-    if (classification) {
-      row.metrics["accuracy"] = s.eval.accuracy;
-    } else {
-      row.metrics["rmse"] = s.eval.rmse;
-      row.metrics["mae"] = s.eval.mae;
-    }
-    r.epochs.push_back(std::move(row));
-  }
+  r.metrics = JobMetrics(result);
+  for (const EpochStats& s : result.history) r.epochs.push_back(EpochRowOf(s));
   return r;
 }
 

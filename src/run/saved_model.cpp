@@ -48,9 +48,17 @@ SavedModelEval EvaluateSavedModel(const std::string& dir, const std::string& dat
 
 SavedModelBench BenchSavedModel(const std::string& dir, const std::string& data,
                                 const InferenceBenchOptions& options,
-                                const std::function<void(std::int64_t rows)>& on_loaded) {
-  SavedModelBench out;
+                                const std::function<void(std::int64_t rows)>& on_loaded,
+                                const LedgerTarget& ledger) {
   std::unique_ptr<InferenceModel> model = LoadInferenceModel(dir);
+  // Recorded from here: a model that cannot be loaded is bad input, not a run.
+  RunRecorder recorder(ledger, RunHeader("bench-infer", dir,
+                                         {{"model", dir},
+                                          {"data", data},
+                                          {"latency_samples", options.latency_samples},
+                                          {"throughput_batch", options.throughput_batch},
+                                          {"throughput_seconds", options.throughput_seconds}}));
+  SavedModelBench out;
   out.kind = model->kind();
   TargetScaler scaler;
   Dataset d = LoadDataForModel(ReadModelMetadata(dir), data, "", &scaler);
@@ -60,6 +68,13 @@ SavedModelBench BenchSavedModel(const std::string& dir, const std::string& data,
   if (on_loaded) on_loaded(d.rows());
   out.bench = BenchInference(*model, d, options);
   out.bench.size_bytes = DirectorySize(dir);
+  recorder.Finish(RunStatus::kCompleted, "", out.bench.energy,
+                  {{"accuracy", out.bench.accuracy},
+                   {"latency_p50_ms", out.bench.latency_p50_ms},
+                   {"latency_p99_ms", out.bench.latency_p99_ms},
+                   {"throughput_per_s", out.bench.throughput_per_s},
+                   {"j_per_1000", out.bench.j_per_1000},
+                   {"size_bytes", out.bench.size_bytes}});
   return out;
 }
 

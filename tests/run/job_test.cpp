@@ -197,6 +197,7 @@ TEST(RunRecords, ConfigIsFlatSchemaKeysAndEpochsBecomeRows) {
   s.epoch = 1;
   s.energy_j = 12;
   s.eval.accuracy = 0.9;
+  s.eval.rows = 10;
   r.history.push_back(s);
   RunRecord record = TrainRunRecord("mnist", c, r);
   EXPECT_EQ(record.kind, "train");
@@ -204,6 +205,7 @@ TEST(RunRecords, ConfigIsFlatSchemaKeysAndEpochsBecomeRows) {
   ASSERT_EQ(record.epochs.size(), 1u);
   EXPECT_EQ(record.epochs[0].energy_j, 12);
   EXPECT_EQ(record.epochs[0].metrics["accuracy"], 0.9);
+  EXPECT_EQ(record.metrics["epochs"], 1);
 }
 
 }  // namespace
