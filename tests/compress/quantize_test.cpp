@@ -13,8 +13,8 @@
 #include <map>
 #include <string>
 
-#include "nn/gradcheck.hpp"
 #include "joule/nn_quantized.hpp"
+#include "nn/gradcheck.hpp"
 #include "test_scratch.hpp"
 
 namespace joule {
