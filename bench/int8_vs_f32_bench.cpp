@@ -13,7 +13,7 @@
 
 #include "joule/data.hpp"
 #include "joule/nn.hpp"
-#include "nn/quantized_layers.hpp"
+#include "joule/nn_quantized.hpp"
 
 namespace joule {
 namespace {

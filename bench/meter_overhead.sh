@@ -12,6 +12,8 @@
 #    each; the median difference is joule's overhead. Goal <= 20 ms. `joule
 #    --version` runs alongside: the part of the overhead that is only starting
 #    the joule binary (its shared libraries), not measuring.
+# Runs use --no-ledger: this is the meter's cost alone (bench/ledger_overhead.sh
+# measures recording's), and a benchmark should not fill the user's ledger.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 joule="${1:-build/joule}"
@@ -44,9 +46,9 @@ true_bin = "/bin/true"
 sleep_bin = "/bin/sleep"
 
 # 1. CPU over a long run at a 0.1 s interval.
-_, startup_cpu = run([joule, "measure", "--", true_bin])
+_, startup_cpu = run([joule, "measure", "--no-ledger", "--", true_bin])
 _, sleep_alone_cpu = run([sleep_bin, "0.01"])
-wall, cpu = run([joule, "measure", "--interval", "0.1", "--", sleep_bin, str(seconds)])
+wall, cpu = run([joule, "measure", "--no-ledger", "--interval", "0.1", "--", sleep_bin, str(seconds)])
 own_cpu = cpu - sleep_alone_cpu
 fraction = own_cpu / wall
 steady = max(0.0, own_cpu - startup_cpu) / wall
@@ -58,7 +60,7 @@ print(f"meter CPU at 0.1 s interval over {wall:.1f} s: {own_cpu*1e3:.1f} ms = "
 bare, measured, started = [], [], []
 for _ in range(30):
     bare.append(run([true_bin])[0])
-    measured.append(run([joule, "measure", "--", true_bin])[0])
+    measured.append(run([joule, "measure", "--no-ledger", "--", true_bin])[0])
     started.append(run([joule, "--version"])[0])
 b, m, v = (statistics.median(x) for x in (bare, measured, started))
 print(f"'true' alone: median {b*1e3:.2f} ms; 'joule measure -- true': median {m*1e3:.2f} ms "

@@ -1,5 +1,5 @@
 // Fuzzes the TOML recipe reader behind `joule train --recipe` and `joule
-// demo`: joule::cli::ParseRecipe, then the cross-field checks
+// demo`: joule::ParseRecipe (run layer), then the cross-field checks
 // (joule::ValidateJobConfig) a recipe meets before it runs.
 //
 // Input: the recipe's text. A joule::Error is the expected outcome for bad
@@ -8,15 +8,14 @@
 #include <cstdint>
 #include <string>
 
-#include "cli/recipe.hpp"
-#include "joule/train.hpp"
+#include "joule/run.hpp"
 #include "joule/util.hpp"
 
 namespace {
 
 // The calls into joule (repoint here if the reader moves).
 void ReadRecipe(const std::string& text) {
-  joule::cli::Recipe recipe = joule::cli::ParseRecipe(text, "/fuzz/recipes/fuzz.toml");
+  joule::Recipe recipe = joule::ParseRecipe(text, "/fuzz/recipes/fuzz.toml");
   joule::ValidateJobConfig(recipe.config);
 }
 

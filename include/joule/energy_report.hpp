@@ -38,6 +38,7 @@ struct EnergyReport {
   bool estimated = false;  // some counted channel is not "measured:*"
   double cpu_share = 1;    // the tree's share of busy CPU time (1 in machine mode)
   double process_cpu_s = 0;
+  double machine_load = 0;  // the machine's busy share of its CPU time over the run
   std::uint64_t samples = 0;
 
   // Carbon: mean intensity over [start, end] before PUE, its one-line source
@@ -48,6 +49,9 @@ struct EnergyReport {
   double pue = 1;
   double operational_g = 0;  // PUE applied
   double embodied_g = 0;
+  // Where the intensity is for (CarbonModel's location fields, as the
+  // CodeCarbon columns want them); "" when unknown or no carbon model.
+  std::string country_name, country_iso, region, cloud_provider, cloud_region;
 
   bool metered() const { return !method.empty(); }
   double co2_g() const { return operational_g + embodied_g; }

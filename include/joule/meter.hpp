@@ -394,4 +394,23 @@ class TaskScope {
   std::optional<TaskEnergy> result_;
 };
 
+// ---------------------------------------------------------------------------
+// The machine
+// ---------------------------------------------------------------------------
+
+// What a run record and the CodeCarbon columns say about the machine.
+struct MachineFacts {
+  std::string hostname;   // gethostname(2)
+  std::string os;         // uname(2): "Linux-6.1.0-18-amd64-x86_64"
+  std::string cpu_model;  // cpuinfo's first "model name"; "" when it has none (many ARM boards)
+  int cpu_count = 0;      // online logical CPUs (sysconf)
+  double ram_total_bytes = 0;  // meminfo MemTotal
+  double ram_used_bytes = 0;   // MemTotal - MemAvailable, now
+};
+
+// Reads `proc_root`/cpuinfo and `proc_root`/meminfo (tests hand in a fake
+// directory), and the host name, OS and CPU count from the running system. Never throws:
+// what cannot be read is left empty or 0. Thread-safe.
+MachineFacts ReadMachineFacts(const std::string& proc_root = "/proc");
+
 }  // namespace joule

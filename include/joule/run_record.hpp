@@ -13,13 +13,17 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "joule/energy_report.hpp"
+#include "joule/ledger.hpp"
+#include "joule/meter.hpp"
 
 namespace joule {
 
@@ -32,6 +36,11 @@ struct SampleRow {
   double cpu_share = 1;         // over the last interval
   double co2_g = 0;             // cumulative, PUE and embodied included
 };
+
+// The sample row of a meter reading: its end time, totals, grams, and the
+// attributed power of the last interval (counted channels' power, times the
+// last interval's CPU share for channels split by process).
+SampleRow SampleRowFromReading(const MeterReading& reading);
 
 // One epoch of a training run.
 struct EpochRow {
@@ -48,15 +57,31 @@ struct HostRecord {
   std::string cpu_model;
   int cpu_count = 0;  // logical CPUs
   double ram_total_bytes = 0;
-  std::string gpu_model;  // empty: none seen
+  double ram_used_bytes = 0;  // when the run started; 0 when unknown
+  std::string gpu_model;      // "2 x NVIDIA A100"; empty: none seen
   int gpu_count = 0;
 };
+
+// The host record for a run metered by `sources` (may be empty): the facts of
+// ReadMachineFacts(proc_root), plus the GPUs among the sources' channels,
+// counted by name. Never throws.
+HostRecord ReadHostRecord(const std::vector<std::unique_ptr<PowerSource>>& sources,
+                          const std::string& proc_root = "/proc");
+
+// A run's energy before it has figures, for the header given to BeginRun:
+// the distinct method labels of the sources' counted channels joined by "+",
+// whether one is an estimate, the attribution, and the carbon model's source,
+// PUE and location when `carbon` is not null. Never throws.
+EnergyReport EnergyLabels(const std::vector<std::unique_ptr<PowerSource>>& sources,
+                          Attribution attribution, const CarbonModel* carbon);
 
 // Status as stored. "running" is stored while the run goes; a reader sees a
 // "running" run whose process is gone (same host, pid not alive) as
 // "incomplete".
 enum class RunStatus { kRunning, kCompleted, kFailed, kStopped, kIncomplete };
 const char* RunStatusName(RunStatus status);  // "running", "completed", ...
+// The status named `name`; throws joule::Error listing the names otherwise.
+RunStatus ParseRunStatus(const std::string& name);
 
 struct RunRecord {
   std::string id;         // 12 hex digits, assigned by Ledger::BeginRun
@@ -70,20 +95,23 @@ struct RunRecord {
   double start_unix_s = 0, end_unix_s = 0;
   RunStatus status = RunStatus::kRunning;
   std::string message;  // failure or stop reason, one line
-  EnergyReport energy;  // totals; while running, as of the last update
+  // Totals. While a run is running or incomplete, the figures of its last
+  // sample (energy_j, machine_energy_j, operational_g, end_unix_s, duration_s,
+  // samples), with the method and attribution given at BeginRun.
+  EnergyReport energy;
   nlohmann::json metrics = nlohmann::json::object();  // accuracy, loss, throughput, ...
   std::vector<EpochRow> epochs;
   std::vector<std::string> tags;
-  std::string joule_version;  // "0.1.0"
+  std::string joule_version;  // "0.1.0"; BeginRun fills in this build's when empty
   std::string git_commit;     // of the measured project's working directory; "" if none
   int pid = 0;                // the recording process, to tell running from incomplete
 };
 
 // Filters for Ledger::List; empty fields do not filter.
 struct RunFilter {
-  std::string kind;    // exact, or a prefix ending in '.' ("compress.")
+  std::string kind;  // exact, or a prefix ending in '.' ("compress.")
   std::string tag;
-  std::string status;  // RunStatusName
+  std::string status;                                // RunStatusName
   std::optional<double> since_unix_s, until_unix_s;  // on start time
   int limit = 0;                                     // 0: all
 };
@@ -109,8 +137,13 @@ class Ledger {
   static std::unique_ptr<Ledger> Open(const std::string& path);
   virtual ~Ledger() = default;
 
-  // Writing, in the order a run goes. BeginRun stores `header` (id, status,
-  // energy, epochs and tags ignored) as running, and returns the new id.
+  // Writing, in the order a run goes. BeginRun stores `header` as running
+  // with its tags (its id, status and epochs are ignored; of its energy only
+  // the labels are kept: methods, attribution, carbon source, PUE and
+  // location, so that an unfinished run still says how its figures were
+  // obtained) and returns the new id. The header's
+  // start_unix_s, pid and joule_version default to now, getpid() and this
+  // build's version when 0 or empty.
   // Each call commits on its own, so what was written survives a SIGKILL.
   // Throw joule::Error naming the ledger on a write failure, or an unknown id.
   virtual std::string BeginRun(const RunRecord& header) = 0;
@@ -122,16 +155,130 @@ class Ledger {
 
   // Reading. Resolve takes a full id or a unique prefix (as git does) and
   // throws joule::Error for none or several matches (listing them).
+  // Get, Samples, Tag and Remove take a full id and throw for an unknown one.
   virtual std::string Resolve(const std::string& id_or_prefix) = 0;
   virtual std::vector<RunRecord> List(const RunFilter& filter) = 0;  // newest first, no epochs
   virtual RunRecord Get(const std::string& id) = 0;                  // with epochs and tags
   virtual std::vector<SampleRow> Samples(const std::string& id) = 0;
   virtual void Tag(const std::string& id, const std::string& tag) = 0;
   virtual void Remove(const std::string& id) = 0;  // with its samples, epochs, tags
+
+  // The file this ledger was opened from, for messages.
+  virtual const std::string& path() const = 0;
 };
+
+// A fresh run id: 12 lowercase hex digits from 48 random bits. Ledger::BeginRun
+// uses it (and draws again on the rare collision); a command that records
+// nothing (--no-ledger) still has an id to print and export.
+std::string NewRunId();
+
+// ---------------------------------------------------------------------------
+// Recording a run
+// ---------------------------------------------------------------------------
+
+// Where a command records its run. `path` "" records nothing (--no-ledger).
+// `required` when the user named the ledger (--ledger FILE): a ledger that
+// cannot be opened then stops the command before it runs; otherwise that
+// costs one warning and the job runs unrecorded.
+struct LedgerTarget {
+  std::string path;
+  bool required = false;
+};
+
+// RAII: one run in a ledger, from construction to Finish. Any command records
+// itself in a few lines:
+//
+//   RunRecorder recorder(target, header);             // BeginRun
+//   meter.set_on_sample(recorder.SampleCallback());   // each sample as taken
+//   ... recorder.AppendEpoch(row) ...
+//   recorder.Finish(RunStatus::kCompleted, "", MakeEnergyReport(reading, &carbon), metrics);
+//
+// A recorder that is destroyed unfinished (an exception unwound the command)
+// finishes the run as failed with the figures of its last sample.
+//
+// The constructor throws joule::Error when the ledger cannot be opened or the
+// header written and `target.required`; otherwise it passes one line to
+// `warn` (default: "joule: warning: ..." on stderr) and records nothing. A
+// write that fails later (disk full, a lock held past the busy timeout) is
+// warned about once and ends the recording; it never stops the job.
+//
+// Thread-safe: the sample callback runs on the meter's sampling thread while
+// the command's thread appends epochs; one internal mutex orders them on the
+// recorder's own connection.
+class RunRecorder {
+ public:
+  using WarnFn = std::function<void(const std::string&)>;
+  RunRecorder(const LedgerTarget& target, const RunRecord& header, WarnFn warn = nullptr);
+  ~RunRecorder();
+  RunRecorder(const RunRecorder&) = delete;
+  RunRecorder& operator=(const RunRecorder&) = delete;
+
+  // The run's id: the ledger's, or a NewRunId() when nothing is recorded.
+  const std::string& id() const { return id_; }
+  bool recording() const;
+
+  // For Meter::set_on_sample: appends SampleRowFromReading(reading). The
+  // callback refers to this recorder, which must outlive the meter's
+  // sampling (stop the meter before destroying the recorder).
+  std::function<void(const MeterReading&)> SampleCallback();
+  void AppendSample(const SampleRow& sample);
+  void AppendEpoch(const EpochRow& epoch);
+  // Stores the end of the run; later calls do nothing.
+  void Finish(RunStatus status, const std::string& message, const EnergyReport& energy,
+              const nlohmann::json& metrics);
+
+ private:
+  void Fail(const std::string& what);  // warns once and stops recording; mutex_ held
+
+  std::mutex mutex_;
+  std::unique_ptr<Ledger> ledger_;  // null: not recording
+  std::string id_;
+  WarnFn warn_;
+  bool finished_ = false;
+  std::optional<SampleRow> last_sample_;
+  EnergyReport header_energy_;  // method and attribution, for an unfinished end
+};
+
+// ---------------------------------------------------------------------------
+// Reading runs back: JSON, CodeCarbon rows, comparisons
+// ---------------------------------------------------------------------------
+
+// The stored form of an EnergyReport (every field, components with their
+// method labels) and back. EnergyReportFromJson takes what
+// EnergyReportToJson wrote, missing keys left at their defaults; throws
+// joule::Error for a value of the wrong type.
+nlohmann::json EnergyReportToJson(const EnergyReport& report);
+EnergyReport EnergyReportFromJson(const nlohmann::json& j);
 
 // RunRecord <-> JSON, the form `joule runs show --json` and `export --format
 // json` print. Every EnergyReport field is written, with its method labels.
 nlohmann::json RunRecordToJson(const RunRecord& record);
+
+// The CodeCarbon emissions.csv row of a run, in CodeCarbon's units and with
+// its convention that energy columns include the PUE and `emissions` is
+// operational carbon only (embodied has no column). run_id is the run's id in
+// UUID form ("00000000-0000-4000-8000-" + id), project_name the config's
+// "project_name" or else "joule". `joule measure --csv` and `joule runs
+// export` both write this row, so they agree.
+CodeCarbonRow RunToCodeCarbonRow(const RunRecord& record);
+
+// `runs` as an emissions.csv: CodeCarbon's header line, then one row per run
+// in the order given.
+std::string RunsToCodeCarbonCsv(const std::vector<RunRecord>& runs);
+
+// One line of `joule runs compare`: a run's figures and their ratios to the
+// first run's (NaN when the first run's figure is 0 or missing).
+struct RunComparison {
+  std::string id, kind, name, method;
+  RunStatus status = RunStatus::kCompleted;
+  double energy_j = 0, co2_g = 0, duration_s = 0;
+  std::optional<double> accuracy;  // metrics "accuracy" when the run has one
+  double energy_ratio = 0, co2_ratio = 0, time_ratio = 0, accuracy_ratio = 0;
+};
+
+// The comparison of `runs` against runs[0] (runs[0]'s ratios are 1). Throws
+// joule::Error when `runs` is empty.
+std::vector<RunComparison> CompareRuns(const std::vector<RunRecord>& runs);
+nlohmann::json RunComparisonsToJson(const std::vector<RunComparison>& rows);
 
 }  // namespace joule

@@ -1,7 +1,7 @@
 // joule/train.hpp: energy-aware training. The training loop (Fit), its
 // callbacks (early stopping, target, budget, learning-rate schedules, adaptive
-// batch size, the annealed Huber delta), checkpoints, evaluation, and a whole
-// job as the CLI and the recipes describe it (JobConfig -> RunJob -> JobResult).
+// batch size, the annealed Huber delta), checkpoints and evaluation. A whole
+// job as recipes and flags describe it is the run layer's (joule/run.hpp).
 //
 // Train layer (src/train/*.cpp, library joule_train): uses nn/ for the model,
 // data/ for batches and meter/ for joules and grams CO2eq.
@@ -37,6 +37,7 @@
 #include "joule/carbon.hpp"
 #include "joule/data.hpp"
 #include "joule/meter.hpp"
+#include "joule/meter_session.hpp"
 #include "joule/nn.hpp"
 
 namespace joule {
@@ -133,6 +134,20 @@ PreparedData PrepareData(const std::string& data, const std::string& target,
                          const std::string& task, std::uint64_t seed,
                          double validation_fraction = 0);
 
+// The data as read, before the validation split and the transforms: the
+// training rows and the evaluation set (CSV: already split 80/20 with `seed`).
+// Several PrepareData calls on one RawData read the files once.
+struct RawData {
+  Dataset train;
+  Dataset eval;
+  std::string eval_name;  // "test" or "holdout"
+};
+RawData LoadRawData(const std::string& data, const std::string& target, const std::string& task,
+                    std::uint64_t seed);
+// PrepareData on data already read: the validation split and the transforms,
+// on copies (`raw` is not changed).
+PreparedData PrepareData(const RawData& raw, std::uint64_t seed, double validation_fraction = 0);
+
 // The feature standardisation as a model's metadata stores it:
 // "feature_mean" and "feature_stddev" arrays, shortened to one value each when
 // every feature shares it (images: one global mean, which would otherwise take
@@ -143,6 +158,49 @@ void WriteNormalizer(const Normalizer& normalizer, nlohmann::json& meta);
 // Error when the stored width is neither 1 nor `features`, or not numbers.
 Normalizer ReadNormalizer(const nlohmann::json& meta, std::int64_t features);
 
+// What a saved model's metadata (model.json's "metadata" object) records: how
+// the model was trained and the transforms its inputs need. The one reader
+// and writer of those keys for every command that saves or loads a model;
+// keys a method adds (quantization, exit weights, distillation settings) ride
+// in `extra` untouched, so a model passed through several compressors keeps
+// them all.
+struct ModelMetadata {
+  std::string data;    // "mnist", an IDX directory or a .csv path; "" when not recorded
+  std::string target;  // CSV target column
+  std::string task = "classification";
+  std::string model;                   // "mlp", "cnn", "student-mlp", ...
+  std::string loss = "cross-entropy";  // what eval scores the model with
+  std::string precision;               // "f32" | "bf16"; "" when not recorded
+  int epochs = 0;
+  std::uint64_t seed = 1;  // the seed of the split the model was trained on
+  std::string eval_name;   // "test" or "holdout"
+  // Regression: the target standardisation the model predicts in.
+  std::optional<TargetScaler> target_scaler;
+  // The feature standardisation as stored: one value each when every feature
+  // shares it (images), else one per feature; empty: none.
+  std::vector<float> feature_mean, feature_stddev;
+  // The compressions applied, latest last ("int8-ptq", "pruned-structured",
+  // ...); "" when none. A JSON string or array in the file, as written.
+  nlohmann::json compression;
+  nlohmann::json extra = nlohmann::json::object();  // every other key, as read
+
+  // Stores `n` (shortened to one value each when every feature shares it).
+  void SetNormalizer(const Normalizer& n);
+  // The stored standardisation for data of `features` columns; an empty
+  // Normalizer when none is stored. Throws Error when the stored width is
+  // neither 1 nor `features`.
+  Normalizer FeatureNormalizer(std::int64_t features) const;
+
+  nlohmann::json ToJson() const;
+  // Throws Error naming the key for a value of the wrong type; keys it does
+  // not know go to `extra`. A non-object reads as the defaults.
+  static ModelMetadata FromJson(const nlohmann::json& meta);
+};
+
+// The metadata of the model in `dir`, from DIR/model.json, without reading
+// the weights. Throws Error naming the file when it is missing or not JSON.
+ModelMetadata ReadModelMetadata(const std::string& dir);
+
 // Evaluates in inference mode in batches of `batch`.
 EvalResult Evaluate(Sequential& model, Loss& loss, const Dataset& data, const TargetScaler& scaler,
                     std::int64_t batch = 1000);
@@ -151,25 +209,7 @@ EvalResult Evaluate(Sequential& model, Loss& loss, const Dataset& data, const Ta
 // Metering
 // ---------------------------------------------------------------------------
 
-// How Fit measures a run. The defaults measure this process on this machine.
-struct MeteringOptions {
-  bool enabled = true;    // false: no meter; energy figures stay 0 and method ""
-  SensorOptions sensors;  // where DiscoverSensors looks; --cpu-tdp, --power overrides
-  // The carbon intensity. Default (nothing set): the world average, and the
-  // result's intensity_source says so and how to give a location.
-  CarbonOptions carbon;
-  double interval_s = 0.5;  // background sampling interval, [0.01, 3600]
-  Attribution attribution = Attribution::kProcessTree;
-
-  // For tests and embedders. `sources`, when set, replaces DiscoverSensors
-  // (called once per Fit). `clock` (null: the system clock) must outlive Fit.
-  // background = false: no sampling thread; then every energy figure, per step
-  // too, is a fresh sample (exact, but costs a /proc read per step: meant for
-  // fake sources).
-  std::function<std::vector<std::unique_ptr<PowerSource>>()> sources;
-  const Clock* clock = nullptr;
-  bool background = true;
-};
+// MeteringOptions and the meter session Fit runs: joule/meter_session.hpp.
 
 // ---------------------------------------------------------------------------
 // Callbacks
@@ -536,6 +576,12 @@ struct CheckpointOptions {
   bool resume = false;
 };
 
+// What one training step did, when FitOptions::step computes it.
+struct FitStepResult {
+  double loss = 0;           // the batch's mean loss
+  std::int64_t correct = 0;  // classification: rows whose prediction matched the label
+};
+
 struct FitOptions {
   int epochs = 10;
   std::int64_t batch_size = 128;
@@ -546,6 +592,17 @@ struct FitOptions {
   // Called after each epoch (partial ones too) once the callbacks' OnEpochEnd
   // ran: for progress lines.
   std::function<void(const EpochStats&)> on_epoch;
+
+  // The step hook, for training that is more than the model's Forward, the
+  // loss and Backward (distillation needs the teacher's logits, early exit
+  // trains several heads): it must fill the grad of every parameter the
+  // optimizer steps. Null: the plain step. The loop around it (batches,
+  // callbacks, meter, checkpoints, the optimizer's step) is the same.
+  std::function<FitStepResult(const Tensor& x, const Tensor& y)> step;
+  // The per-epoch evaluation of the monitored set; null: Evaluate(model, loss, ...).
+  std::function<EvalResult(const Dataset& set)> evaluate;
+  // The parameters the optimizer steps; empty: the model's.
+  std::vector<Parameter*> parameters;
 };
 
 struct FitResult {
@@ -557,16 +614,10 @@ struct FitResult {
   // True when the last history entry's eval was computed with the model's
   // final weights (false after a partial epoch or a restore of best weights).
   bool final_weights_evaluated = false;
-  // Totals over the run (a resumed run adds the checkpoint's figures; the work
-  // between that checkpoint and the interruption is not counted). 0 and ""
-  // when not metered.
-  double energy_j = 0;
-  double co2_g = 0;
-  std::string energy_method;
-  bool energy_estimated = false;   // some source is not "measured:*"
-  double intensity_g_per_kwh = 0;  // mean over the run, before PUE
-  std::string intensity_source;    // CarbonModel::source()
-  double pue = 1;
+  // The run's energy and carbon (a resumed run adds the checkpoint's joules
+  // and grams; the work between that checkpoint and the interruption is not
+  // counted). Empty (metered() false) when not metered.
+  EnergyReport energy;
   std::vector<std::string> notes;  // meter warnings, resume notes: one line each
 };
 
@@ -579,83 +630,10 @@ struct FitResult {
 FitResult Fit(Sequential& model, Loss& loss, Optimizer& optimizer, const PreparedData& data,
               const FitOptions& options);
 
-// ---------------------------------------------------------------------------
-// A whole job
-// ---------------------------------------------------------------------------
-
-// A whole training job as the CLI and the recipes describe it. Field names are
-// the names error messages use ("early_stopping.patience"), so a recipe key
-// should mirror them.
-struct JobConfig {
-  std::string data = "mnist";
-  std::string target;                   // CSV target column
-  std::string task = "classification";  // CSV: classification | regression
-  std::string model = "mlp";            // mlp | cnn
-  // Empty: cross-entropy (classification) or mse (regression). Regression:
-  // mse | mae | huber | log-cosh | annealed-huber.
-  std::string loss;
-  double huber_delta = 1.0;             // huber
-  AnnealedHuberOptions annealed_huber;  // annealed-huber
-  int epochs = 10;
-  std::int64_t batch_size = 128;
-  // constant | step | cosine | one-cycle | reduce-on-plateau (see LrScheduleOptions).
-  std::string lr_schedule = "cosine";
-  LrScheduleOptions lr_schedule_options;
-  // SGD with momentum 0.9 at lr 0.05: reaches 98% on MNIST's MLP in 10 epochs.
-  OptimizerConfig optimizer{.kind = "sgd", .lr = 0.05, .momentum = 0.9};
-  std::string precision = "f32";  // f32 | bf16
-  int threads = 0;                // <= 0: all cores
-  std::uint64_t seed = 1;
-  // Fraction of the training rows held out (seeded) as the validation split
-  // the callbacks monitor, in [0, 1). 0: they monitor the test / holdout set,
-  // evaluated after every epoch (and the result says so in notes).
-  double validation_fraction = 0;
-  EarlyStoppingOptions early_stopping;
-  TargetOptions target_metric;  // (`target` above is the CSV column)
-  BudgetOptions budget;
-  AdaptiveBatchOptions adaptive_batch;
-  CheckpointOptions checkpoint;
-  MeteringOptions metering;
-  std::string save_dir;  // empty: do not save
-};
-
-struct JobResult {
-  EvalResult final_eval;  // the test / holdout set, with the final weights
-  std::string eval_name;  // "test" or "holdout"
-  Task task = Task::kClassification;
-  int epochs = 0;  // epochs run (a partial one counts), resumed ones included
-  std::int64_t steps = 0;
-  double seconds = 0;  // training and per-epoch evaluation, not data loading
-  std::int64_t parameters = 0;
-  std::vector<EpochStats> history;
-  // Energy and carbon of the training (steps, per-epoch evaluation, callbacks,
-  // checkpoints); not data loading, not the final test evaluation.
-  double energy_j = 0;
-  std::string energy_method;  // "estimated:tdp-model", ...; "" when not metered
-  bool energy_estimated = false;
-  double co2_g = 0;
-  double intensity_g_per_kwh = 0;  // mean over the run, before PUE
-  std::string intensity_source;    // e.g. "world average 475 g/kWh: no location given (...)"
-  double pue = 1;
-  StopReason stop_reason = StopReason::kEpochLimit;
-  std::string stop_message;
-  std::optional<bool> target_reached;  // set when a target was configured
-  int target_epoch = 0;                // the epoch that reached it; 0 if none
-  int best_epoch = 0;                  // early stopping: the epoch whose weights were kept
-  int resumed_from_epoch = 0;
-  std::vector<std::string> notes;  // one line each, for the user
-};
-
-// Checks every field before anything is loaded: throws Error naming the field
-// (or flag), the value and what is expected.
-void ValidateJobConfig(const JobConfig& config);
-
-// Validates, loads the data, builds the model from the seed, builds the
-// callbacks the config asks for (in this order: lr schedule, Huber delta,
-// budget, target, early stopping, adaptive batch, then `extra_callbacks`),
-// trains with Fit, evaluates on the test / holdout set, and saves when asked.
-// extra_callbacks are not owned (e.g. a live progress line).
-JobResult RunJob(const JobConfig& config, const std::function<void(const EpochStats&)>& on_epoch,
-                 const std::vector<Callback*>& extra_callbacks = {});
+// Fit for a model that is not one Sequential (early exit's trunk and heads):
+// options.step, options.evaluate and options.parameters are required (Error
+// otherwise), checkpoints are not available, and callbacks see an empty
+// TrainContext::model().
+FitResult Fit(Optimizer& optimizer, const PreparedData& data, const FitOptions& options);
 
 }  // namespace joule

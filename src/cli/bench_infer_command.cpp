@@ -6,8 +6,8 @@
 #include <memory>
 
 #include "cli/commands.hpp"
-#include "cli/model_data.hpp"
-#include "joule/compress/inference.hpp"
+#include "cli/ledger_flags.hpp"
+#include "joule/run.hpp"
 
 namespace joule::cli {
 namespace {
@@ -21,6 +21,7 @@ struct BenchInferFlags {
   double seconds = 2.0;
   bool no_energy = false;
   bool json = false;
+  LedgerFlags ledger;
 };
 
 void RunBenchInfer(const BenchInferFlags& f) {
@@ -28,18 +29,6 @@ void RunBenchInfer(const BenchInferFlags& f) {
   if (f.batch < 1) throw Error("--batch must be >= 1");
   if (!(f.seconds > 0 && f.seconds <= 3600)) throw Error("--seconds must be in (0, 3600]");
   SetNumThreads(f.threads);
-  std::unique_ptr<InferenceModel> model = LoadInferenceModel(f.model_dir);
-  TargetScaler scaler;
-  Dataset data = LoadDataForModel(ReadModelMetadata(f.model_dir), f.data, "", &scaler);
-  if (data.task != Task::kClassification) {
-    throw Error(f.model_dir + ": bench-infer measures classifiers; this model is a regressor");
-  }
-  if (!f.json) {
-    std::fprintf(stderr,
-                 "bench-infer: %s on %lld rows: accuracy, then latency, then %.0f s of "
-                 "throughput...\n",
-                 f.model_dir.c_str(), static_cast<long long>(data.rows()), f.seconds);
-  }
   MeteringOptions metering;
   metering.enabled = !f.no_energy;
   InferenceBenchOptions options;
@@ -47,12 +36,20 @@ void RunBenchInfer(const BenchInferFlags& f) {
   options.throughput_batch = f.batch;
   options.throughput_seconds = f.seconds;
   options.metering = &metering;
-  InferenceBenchResult r = BenchInference(*model, data, options);
-  r.size_bytes = DirectorySize(f.model_dir);
+  auto on_loaded = [&f](std::int64_t rows) {
+    if (f.json) return;
+    std::fprintf(stderr,
+                 "bench-infer: %s on %lld rows: accuracy, then latency, then %.0f s of "
+                 "throughput...\n",
+                 f.model_dir.c_str(), static_cast<long long>(rows), f.seconds);
+  };
+  const SavedModelBench saved =
+      BenchSavedModel(f.model_dir, f.data, options, on_loaded, ResolveLedgerTarget(f.ledger));
+  const InferenceBenchResult& r = saved.bench;
 
   nlohmann::ordered_json j;
   j["model"] = f.model_dir;
-  j["kind"] = model->kind();
+  j["kind"] = saved.kind;
   j["accuracy"] = r.accuracy;
   j["rows"] = r.rows;
   j["latency_p50_ms"] = r.latency_p50_ms;
@@ -60,7 +57,7 @@ void RunBenchInfer(const BenchInferFlags& f) {
   j["throughput_per_s"] = r.throughput_per_s;
   j["batch"] = f.batch;
   j["j_per_1000"] = r.j_per_1000;
-  j["energy_method"] = r.energy_method;
+  j["energy_method"] = r.energy.method;
   j["size_bytes"] = r.size_bytes;
   j["parameters"] = r.parameters;
   j["macs_per_sample"] = r.macs_per_sample;
@@ -70,9 +67,9 @@ void RunBenchInfer(const BenchInferFlags& f) {
     std::printf("%s\n", j.dump().c_str());
     return;
   }
-  const bool estimated = r.energy_method.rfind("measured:", 0) != 0;
+  const bool estimated = r.energy.method.rfind("measured:", 0) != 0;
   std::printf("model            %s (%s, %lld parameters)\n", f.model_dir.c_str(),
-              model->kind().c_str(), static_cast<long long>(r.parameters));
+              saved.kind.c_str(), static_cast<long long>(r.parameters));
   std::printf("accuracy         %.2f%% over %lld rows\n", 100 * r.accuracy,
               static_cast<long long>(r.rows));
   std::printf("cost             %.0f MACs per sample (full network %.0f)\n", r.macs_per_sample,
@@ -84,7 +81,7 @@ void RunBenchInfer(const BenchInferFlags& f) {
     std::printf("energy           not measured (--no-energy)\n");
   } else {
     std::printf("energy           %.4f J per 1000 inferences [%s]%s\n", r.j_per_1000,
-                r.energy_method.c_str(), estimated ? " (ESTIMATE: no energy sensor here)" : "");
+                r.energy.method.c_str(), estimated ? " (ESTIMATE: no energy sensor here)" : "");
   }
   std::printf("size on disk     %lld bytes\n", static_cast<long long>(r.size_bytes));
 }
@@ -112,6 +109,7 @@ void RegisterBenchInferCommand(CLI::App& app) {
   cmd->add_flag("--json", f->json,
                 "print one JSON object: accuracy, latency_p50_ms, latency_p99_ms, "
                 "throughput_per_s, j_per_1000, energy_method, size_bytes, ...");
+  AddLedgerFlags(*cmd, f->ledger);
   cmd->callback([f] { RunBenchInfer(*f); });
 }
 

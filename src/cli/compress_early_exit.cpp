@@ -1,29 +1,24 @@
 // joule compress early-exit: trains a model with exits after intermediate
 // layers, sweeps the entropy threshold on a validation split (never the test
-// set), prints the table and the choice, and saves the model directory.
+// set), prints the table and the choice, and saves the model directory. The
+// job is the run layer's RunEarlyExitJob.
 #include <cstdio>
 #include <memory>
 #include <sstream>
 
 #include "cli/commands.hpp"
-#include "joule/compress/early_exit.hpp"
+#include "cli/ledger_flags.hpp"
+#include "joule/run.hpp"
 
 namespace joule::cli {
 namespace {
 
 struct EarlyExitFlags {
-  std::string out_dir;
-  std::string data = "mnist";
-  std::string model = "cnn";
-  int epochs = 5;
-  double lr = 0.05;
+  EarlyExitJob job;
   std::string exit_weights;  // empty: 0.3 per early exit, 1 for the last
-  double max_drop = 0.3;
-  double threshold = -1;  // < 0: sweep
-  double validation = 0.1;
-  std::uint64_t seed = 1;
   int threads = 0;
   bool json = false, no_meter = false;
+  LedgerFlags ledger;
 };
 
 std::vector<double> ParseWeights(const std::string& text) {
@@ -73,71 +68,29 @@ void PrintTable(const ThresholdSweep& val, const ThresholdSweep& test) {
   }
 }
 
-void RunEarlyExit(const EarlyExitFlags& f) {
+void RunEarlyExit(EarlyExitFlags& f) {
   SetNumThreads(f.threads);
-  PreparedData data = PrepareData(f.data, "", "classification", f.seed, f.validation);
-  Rng rng(f.seed);
-  EarlyExitModel model =
-      MakeEarlyExitModel(f.model, data.train.x.shape(), data.train.num_classes, rng);
-  std::vector<double> weights = ParseWeights(f.exit_weights);
-  if (f.exit_weights.empty()) {
-    weights.assign(model.num_exits(), 0.3);
-    weights.back() = 1.0;
+  EarlyExitJob& job = f.job;
+  job.exit_weights = ParseWeights(f.exit_weights);
+  job.metering.enabled = !f.no_meter;
+  if (!f.json) {
+    job.on_epoch = [&job](const CompressEpochStats& s) {
+      std::fprintf(
+          stderr, "early-exit epoch %d/%d: loss %.4f, last exit %s accuracy %.2f%% (%.1f s)\n",
+          s.epoch, job.epochs, s.train_loss, s.eval_name.c_str(), 100 * s.eval.accuracy, s.seconds);
+    };
   }
-  MeteringOptions metering;
-  metering.enabled = !f.no_meter;
-  CompressTrainOptions options;
-  options.epochs = f.epochs;
-  options.optimizer.lr = f.lr;
-  options.seed = f.seed;
-  options.metering = &metering;
-  options.on_epoch = [&f](const CompressEpochStats& s) {
-    if (f.json) return;
-    std::fprintf(
-        stderr, "early-exit epoch %d/%d: loss %.4f, last exit %s accuracy %.2f%% (%.1f s)\n",
-        s.epoch, f.epochs, s.train_loss, s.eval_name.c_str(), 100 * s.eval.accuracy, s.seconds);
-  };
-  CompressTrainResult trained = TrainEarlyExit(model, weights, data, options);
-
-  // --threshold skips the sweep: both tables then hold that one threshold.
-  const std::vector<double> thresholds =
-      f.threshold >= 0 ? std::vector<double>{f.threshold} : DefaultThresholds();
-  ThresholdSweep val = SweepThresholds(model, data.validation, thresholds, f.max_drop);
-  ThresholdSweep test = SweepThresholds(model, data.eval, thresholds, f.max_drop);
-  model.set_threshold(val.points[val.chosen].threshold);
-
-  // The routed model itself on the test set: the figures bench-infer will see.
-  model.ResetCost();
-  std::int64_t correct = 0;
-  for (std::int64_t begin = 0; begin < data.eval.rows(); begin += 1000) {
-    std::vector<std::int64_t> rows;
-    for (std::int64_t r = begin; r < std::min(begin + 1000, data.eval.rows()); ++r)
-      rows.push_back(r);
-    Dataset batch = Subset(data.eval, rows);
-    const Tensor& scores = model.Predict(batch.x);
-    for (std::size_t i = 0; i < rows.size(); ++i) {
-      const float* z = scores.f32() + static_cast<std::int64_t>(i) * scores.dim(1);
-      const std::int64_t best = std::max_element(z, z + scores.dim(1)) - z;
-      correct += static_cast<float>(best) == batch.y.f32()[i] ? 1 : 0;
-    }
-  }
-  const double routed_accuracy =
-      static_cast<double>(correct) / static_cast<double>(data.eval.rows());
-  const double routed_macs = model.MacsPerSample();
-
-  nlohmann::json meta = {
-      {"data", f.data},          {"task", "classification"},      {"model", f.model},
-      {"loss", "cross-entropy"}, {"exit_weights", weights},       {"epochs", f.epochs},
-      {"seed", f.seed},          {"max_drop_points", f.max_drop}, {"eval_name", data.eval_name}};
-  WriteNormalizer(data.normalizer, meta);
-  model.Save(f.out_dir, meta);
-
-  const double plain = model.FullMacsPerSample();
-  const double worst = model.MacsToExit(model.num_exits() - 1);
+  job.ledger = ResolveLedgerTarget(f.ledger);
+  const EarlyExitJobResult r = RunEarlyExitJob(job);
+  const ThresholdSweep& val = r.validation;
+  const ThresholdSweep& test = r.test;
+  const CompressTrainResult& trained = r.trained;
+  const double plain = r.plain_macs, worst = r.worst_macs;
+  const double routed_accuracy = r.routed_accuracy, routed_macs = r.routed_macs;
   if (f.json) {
-    nlohmann::json j = {{"out", f.out_dir},
-                        {"threshold", model.threshold()},
-                        {"parameters", model.ParameterCount()},
+    nlohmann::json j = {{"out", job.out_dir},
+                        {"threshold", r.threshold},
+                        {"parameters", r.parameters},
                         {"plain_macs_per_sample", plain},
                         {"worst_route_macs_per_sample", worst},
                         {"validation_final_exit_accuracy", val.final_exit_accuracy},
@@ -146,8 +99,8 @@ void RunEarlyExit(const EarlyExitFlags& f) {
                         {"test_macs_per_sample", routed_macs},
                         {"speedup_vs_plain", plain / routed_macs},
                         {"train_seconds", trained.seconds},
-                        {"train_energy_j", trained.energy_j},
-                        {"energy_method", trained.energy_method},
+                        {"train_energy_j", trained.energy.energy_j},
+                        {"energy_method", trained.energy.method},
                         {"validation", nlohmann::json::array()},
                         {"test", nlohmann::json::array()}};
     for (const auto& p : val.points) j["validation"].push_back(PointJson(p));
@@ -163,13 +116,13 @@ void RunEarlyExit(const EarlyExitFlags& f) {
   std::printf(
       "chosen threshold %.3f (cheapest within %.2f points on validation): test accuracy "
       "%.2f%% (%+.2f points), %.0f MACs per sample, %.2fx fewer than without exits\n",
-      model.threshold(), f.max_drop, 100 * routed_accuracy,
+      r.threshold, job.max_drop, 100 * routed_accuracy,
       100 * (routed_accuracy - test.final_exit_accuracy), routed_macs, plain / routed_macs);
   std::printf("training %.1f s", trained.seconds);
-  if (!trained.energy_method.empty()) {
-    std::printf(", %.1f J (%s)", trained.energy_j, trained.energy_method.c_str());
+  if (trained.energy.metered()) {
+    std::printf(", %.1f J (%s)", trained.energy.energy_j, trained.energy.method.c_str());
   }
-  std::printf("; saved %s\n", f.out_dir.c_str());
+  std::printf("; saved %s\n", job.out_dir.c_str());
 }
 
 }  // namespace
@@ -179,30 +132,31 @@ void RegisterCompressEarlyExit(CLI::App& compress) {
   CLI::App* cmd = compress.add_subcommand(
       "early-exit",
       "Train a model with early exits and choose its entropy threshold on a validation split");
-  cmd->add_option("--out", f->out_dir, "where to save the early-exit model")->required();
-  cmd->add_option("--data", f->data, "mnist or an IDX directory")->capture_default_str();
-  cmd->add_option("--model", f->model, "cnn or mlp")->capture_default_str();
-  cmd->add_option("--epochs", f->epochs, "training epochs")->capture_default_str();
-  cmd->add_option("--lr", f->lr, "SGD learning rate (cosine schedule)")->capture_default_str();
+  cmd->add_option("--out", f->job.out_dir, "where to save the early-exit model")->required();
+  cmd->add_option("--data", f->job.data, "mnist or an IDX directory")->capture_default_str();
+  cmd->add_option("--model", f->job.model, "cnn or mlp")->capture_default_str();
+  cmd->add_option("--epochs", f->job.epochs, "training epochs")->capture_default_str();
+  cmd->add_option("--lr", f->job.lr, "SGD learning rate (cosine schedule)")->capture_default_str();
   cmd->add_option("--exit-weights", f->exit_weights,
                   "loss weight per exit, comma-separated (default 0.3 per early exit, 1 last)");
-  cmd->add_option("--max-drop", f->max_drop,
+  cmd->add_option("--max-drop", f->job.max_drop,
                   "accuracy points the chosen threshold may lose against the last exit, on the\n"
                   "validation split (0.3 leaves a margin for the test set)")
       ->capture_default_str();
-  cmd->add_option("--threshold", f->threshold, "entropy threshold in nats; skips the sweep")
+  cmd->add_option("--threshold", f->job.threshold, "entropy threshold in nats; skips the sweep")
       ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--validation", f->validation,
+  cmd->add_option("--validation", f->job.validation,
                   "fraction of the training rows held out for the sweep, in (0, 1)")
       ->capture_default_str();
-  cmd->add_option("--seed", f->seed, "seed of the weights, split and batch order")
+  cmd->add_option("--seed", f->job.seed, "seed of the weights, split and batch order")
       ->capture_default_str();
   cmd->add_option("--threads", f->threads, "compute threads (0: all cores)");
   cmd->add_flag("--no-meter", f->no_meter, "do not measure energy");
   cmd->add_flag("--json", f->json, "print the figures as one JSON object on stdout");
+  AddLedgerFlags(*cmd, f->ledger);
   cmd->callback([f] {
-    if (!(f->validation > 0 && f->validation < 1)) {
-      throw Error("--validation " + std::to_string(f->validation) +
+    if (!(f->job.validation > 0 && f->job.validation < 1)) {
+      throw Error("--validation " + std::to_string(f->job.validation) +
                   ": expected a fraction in (0, 1); the threshold is chosen on it, not on the "
                   "test set");
     }

@@ -1,12 +1,14 @@
 // joule compress prune: magnitude pruning (unstructured, or whole neurons and
-// channels) of a saved model, fine-tuning, and a new model directory.
+// channels) of a saved model, fine-tuning, and a new model directory. The
+// job is the run layer's RunPruneJob.
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
 
 #include "cli/commands.hpp"
-#include "joule/compress/prune.hpp"
+#include "cli/ledger_flags.hpp"
+#include "joule/run.hpp"
 
 namespace joule::cli {
 namespace {
@@ -22,18 +24,8 @@ struct PruneFlags {
   double lr = 0.01;
   int threads = 0;
   bool json = false;
+  LedgerFlags ledger;
 };
-
-// Bytes of the model's two files (what a deployment copies).
-std::int64_t ModelBytes(const std::string& dir) {
-  std::int64_t total = 0;
-  for (const char* name : {"model.json", "model.safetensors"}) {
-    std::error_code ec;
-    const auto size = std::filesystem::file_size(std::filesystem::path(dir) / name, ec);
-    if (!ec) total += static_cast<std::int64_t>(size);
-  }
-  return total;
-}
 
 // Structured: the same share of every hidden layer unless asked otherwise;
 // one global ranking thinned the MNIST MLP's first layer to a quarter and lost
@@ -68,9 +60,9 @@ nlohmann::json Figures(const PruneFlags& f, const PruneJobResult& r, std::int64_
                       {"architecture", r.architecture},
                       {"size_bytes_before", bytes_before},
                       {"size_bytes_after", bytes_after}};
-  if (!r.fit.energy_method.empty()) {
-    j["fine_tune_energy_j"] = r.fit.energy_j;
-    j["energy_method"] = r.fit.energy_method;
+  if (r.fit.energy.metered()) {
+    j["fine_tune_energy_j"] = r.fit.energy.energy_j;
+    j["energy_method"] = r.fit.energy.method;
   }
   return j;
 }
@@ -104,37 +96,21 @@ void PrintText(const nlohmann::json& j, const PruneJobResult& r) {
 
 void RunPrune(const PruneFlags& f) {
   SetNumThreads(f.threads);
-  PruneJobOptions o;
-  o.sparsity = f.sparsity;
-  o.structured = f.structured;
-  o.scope = ParsePruneScope(EffectiveScope(f), "--scope");
-  o.schedule = f.schedule;
-  o.epochs = f.epochs;
-  o.lr = f.lr;
-  nlohmann::json meta;
-  Sequential model = LoadModel(f.model_dir, &meta);
-  o.seed = meta.value("seed", std::uint64_t{1});
-  MeteringOptions metering;
-  o.metering = &metering;
-  // The same split and normalisation as the training run: the same data,
-  // task, target and seed.
-  PreparedData data = PrepareData(f.data, meta.value("target", std::string()),
-                                  meta.value("task", std::string("classification")), o.seed);
-  PruneJobResult r = PruneAndFineTune(std::move(model), data, o);
-
-  nlohmann::json out_meta = meta.is_object() ? meta : nlohmann::json::object();
-  nlohmann::json figures = Figures(f, r, ModelBytes(f.model_dir), 0);
-  // What was done and how well it went; sizes and the full figures are the
-  // command's output, not worth a second copy in every header.
-  nlohmann::json done = {{"method", "prune"}, {"source", f.model_dir}};
-  for (const char* key :
-       {"sparsity", "structured", "scope", "schedule", "epochs", "lr", "accuracy_before",
-        "accuracy_pruned", "accuracy_after", "weight_sparsity", "unit_sparsity", "architecture"}) {
-    done[key] = figures[key];
-  }
-  out_meta["compression"] = done;
-  SaveModel(r.model, f.out_dir, out_meta);
-  figures["size_bytes_after"] = ModelBytes(f.out_dir);
+  PruneJob job;
+  job.model_dir = f.model_dir;
+  job.out_dir = f.out_dir;
+  job.data = f.data;
+  job.options.sparsity = f.sparsity;
+  job.options.structured = f.structured;
+  job.scope_name = EffectiveScope(f);
+  job.options.scope = ParsePruneScope(job.scope_name, "--scope");
+  job.options.schedule = f.schedule;
+  job.options.epochs = f.epochs;
+  job.options.lr = f.lr;
+  job.ledger = ResolveLedgerTarget(f.ledger);
+  const PruneJobReport report = RunPruneJob(job);
+  const PruneJobResult& r = report.result;
+  nlohmann::json figures = Figures(f, r, report.size_bytes_before, report.size_bytes_after);
   if (f.json) {
     std::printf("%s\n", figures.dump().c_str());
   } else {
@@ -172,6 +148,7 @@ void RegisterCompressPrune(CLI::App& compress) {
       ->capture_default_str();
   cmd->add_option("--threads", f->threads, "compute threads (0: all cores)");
   cmd->add_flag("--json", f->json, "print the figures as one JSON object on stdout");
+  AddLedgerFlags(*cmd, f->ledger);
   cmd->callback([f] { RunPrune(*f); });
 }
 

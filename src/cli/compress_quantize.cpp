@@ -2,132 +2,73 @@
 // or quantization-aware training (--qat) followed by conversion to int8.
 // Prints the f32 and int8 test accuracy and the drop; writes an ordinary
 // model directory (SaveModel: weights, then model.json, each atomically)
-// whose metadata records the method.
+// whose metadata records the method. The job is the run layer's
+// RunQuantizeJob.
 #include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <string>
 
 #include "cli/commands.hpp"
-#include "joule/compress/quantize.hpp"
+#include "cli/ledger_flags.hpp"
+#include "joule/run.hpp"
 
 namespace joule::cli {
 namespace {
 
 struct QuantizeFlags {
-  std::string model_dir, out_dir;
-  std::string data = "mnist";
-  QuantizeOptions options;
-  bool qat = false;
-  int epochs = 2;
-  double lr = 0.005;
-  std::uint64_t seed = 1;
+  QuantizeJob job;
   int threads = 0;
   bool json = false;
+  LedgerFlags ledger;
 };
 
-struct QatFigures {
-  double energy_j = 0;
-  std::string energy_method;
-};
-
-// Fine-tunes a PrepareQat model on the training split; metered, so that the
-// extra cost of QAT over PTQ is on record.
-QatFigures TrainQat(Sequential& qat, const PreparedData& data, const QuantizeFlags& f) {
-  std::unique_ptr<Loss> loss = MakeSoftmaxCrossEntropy();
-  OptimizerConfig oc;
-  oc.kind = "sgd";
-  oc.lr = f.lr;
-  std::unique_ptr<Optimizer> optimizer = MakeOptimizer(oc);
-  MeteringOptions metering;
-  FitOptions fo;
-  fo.epochs = f.epochs;
-  fo.seed = f.seed;
-  fo.metering = &metering;
-  fo.on_epoch = [&f](const EpochStats& s) {
-    if (f.json) return;
-    std::fprintf(stderr, "qat epoch %d/%d: loss %.4f, %s accuracy %.2f%% (%.1f s)\n", s.epoch,
-                 f.epochs, s.train_loss, s.eval_name.c_str(), 100 * s.eval.accuracy, s.seconds);
-  };
-  FitResult r = Fit(qat, *loss, *optimizer, data, fo);
-  return {r.energy_j, r.energy_method};
-}
-
-void PrintFigures(const QuantizeFlags& f, const nlohmann::json& q, const PreparedData& data,
-                  const QatFigures& qat, double drop_points) {
+void PrintFigures(const QuantizeFlags& f, const QuantizeJobResult& r) {
+  const QuantizeJob& job = f.job;
   if (f.json) {
-    nlohmann::json j = q;
-    j["out"] = f.out_dir;
-    j["eval_name"] = data.eval_name;
-    j["drop_points"] = drop_points;
-    if (f.qat) {
-      j["qat_energy_j"] = qat.energy_j;
-      j["energy_method"] = qat.energy_method;
+    nlohmann::json j = r.quantization;
+    j["out"] = job.out_dir;
+    j["eval_name"] = r.eval_name;
+    j["drop_points"] = r.drop_points;
+    if (job.qat) {
+      j["qat_energy_j"] = r.qat_energy.energy_j;
+      j["energy_method"] = r.qat_energy.method;
     }
     std::printf("%s\n", j.dump().c_str());
     return;
   }
-  std::printf("f32  %s accuracy %.2f%%\n", data.eval_name.c_str(),
-              100 * q["f32_accuracy"].get<double>());
-  std::printf("int8 %s accuracy %.2f%% (%s, %s calibration on %lld rows)\n", data.eval_name.c_str(),
-              100 * q["int8_accuracy"].get<double>(), f.qat ? "QAT" : "PTQ",
-              f.options.calibration.c_str(),
-              static_cast<long long>(std::min(f.options.samples, data.train.rows())));
-  std::printf("drop %.2f points\n", drop_points);
-  if (f.qat && !qat.energy_method.empty()) {
-    std::printf("QAT training energy %.1f J (%s)\n", qat.energy_j, qat.energy_method.c_str());
+  std::printf("f32  %s accuracy %.2f%%\n", r.eval_name.c_str(), 100 * r.f32_accuracy);
+  std::printf("int8 %s accuracy %.2f%% (%s, %s calibration on %lld rows)\n", r.eval_name.c_str(),
+              100 * r.int8_accuracy, job.qat ? "QAT" : "PTQ", job.options.calibration.c_str(),
+              static_cast<long long>(r.calibration_rows));
+  std::printf("drop %.2f points\n", r.drop_points);
+  if (job.qat && r.qat_energy.metered()) {
+    std::printf("QAT training energy %.1f J (%s)\n", r.qat_energy.energy_j,
+                r.qat_energy.method.c_str());
   }
-  std::printf("saved %s\n", f.out_dir.c_str());
+  std::printf("saved %s\n", job.out_dir.c_str());
 }
 
-void RunQuantize(const QuantizeFlags& f) {
-  ValidateQuantizeOptions(f.options);
-  if (f.qat && (f.epochs < 1 || !(f.lr > 0))) {
-    throw Error("--qat needs --epochs >= 1 and --lr > 0, got " + std::to_string(f.epochs) +
-                " and " + std::to_string(f.lr));
+void Quantize(QuantizeFlags& f) {
+  SetNumThreads(f.threads);
+  if (!f.json) {
+    f.job.on_epoch = [&f](const EpochStats& s) {
+      std::fprintf(stderr, "qat epoch %d/%d: loss %.4f, %s accuracy %.2f%% (%.1f s)\n", s.epoch,
+                   f.job.epochs, s.train_loss, s.eval_name.c_str(), 100 * s.eval.accuracy,
+                   s.seconds);
+    };
   }
-  if (f.data.size() > 4 && f.data.substr(f.data.size() - 4) == ".csv") {
-    throw Error("--data " + f.data +
+  // The job checks these too, naming its options; here they get the flags.
+  if (f.job.qat && (f.job.epochs < 1 || !(f.job.lr > 0))) {
+    throw Error("--qat needs --epochs >= 1 and --lr > 0, got " + std::to_string(f.job.epochs) +
+                " and " + std::to_string(f.job.lr));
+  }
+  if (f.job.data.size() > 4 && f.job.data.substr(f.job.data.size() - 4) == ".csv") {
+    throw Error("--data " + f.job.data +
                 ": quantize supports image classification data (mnist or an IDX directory)");
   }
-  SetNumThreads(f.threads);
-  nlohmann::json meta;
-  Sequential f32_model = LoadModel(f.model_dir, &meta);
-  PreparedData data = PrepareData(f.data, "", "classification", f.seed);
-  std::unique_ptr<Loss> ce = MakeSoftmaxCrossEntropy();
-  const double f32_accuracy = Evaluate(f32_model, *ce, data.eval, data.target_scaler).accuracy;
-
-  Sequential int8;
-  QatFigures qat_figures;
-  if (f.qat) {
-    Sequential qat = PrepareQat(f32_model, data.train, f.options);
-    qat_figures = TrainQat(qat, data, f);
-    int8 = ConvertQat(qat);
-  } else {
-    int8 = QuantizeModel(f32_model, data.train, f.options);
-  }
-  const double int8_accuracy = Evaluate(int8, *ce, data.eval, data.target_scaler).accuracy;
-  const double drop_points = 100 * (f32_accuracy - int8_accuracy);
-
-  nlohmann::json q = {{"method", f.qat ? "int8-qat" : "int8-ptq"},
-                      {"weights", "s8 symmetric per output channel"},
-                      {"activations", "u8 asymmetric per tensor"},
-                      {"calibration", f.options.calibration},
-                      {"samples", f.options.samples},
-                      {"source_model", f.model_dir},
-                      {"f32_accuracy", f32_accuracy},
-                      {"int8_accuracy", int8_accuracy}};
-  if (f.options.calibration == "percentile") q["percentile"] = f.options.percentile;
-  if (f.qat) {
-    q["qat_epochs"] = f.epochs;
-    q["qat_lr"] = f.lr;
-  }
-  if (!meta.is_object()) meta = nlohmann::json::object();
-  meta["compression"] = f.qat ? "int8-qat" : "int8-ptq";
-  meta["quantization"] = q;
-  SaveModel(int8, f.out_dir, meta);
-
-  PrintFigures(f, q, data, qat_figures, drop_points);
+  f.job.ledger = ResolveLedgerTarget(f.ledger);
+  PrintFigures(f, RunQuantizeJob(f.job));
 }
 
 }  // namespace
@@ -138,23 +79,27 @@ void RegisterCompressQuantize(CLI::App& compress) {
       "quantize",
       "int8 quantization of a Linear/ReLU model (the mlp): s8 per-channel weights, u8 "
       "activations calibrated on training rows; --qat fine-tunes with fake quantization first");
-  cmd->add_option("--model", f->model_dir, "f32 model directory (joule train --save)")->required();
-  cmd->add_option("--out", f->out_dir, "directory for the int8 model")->required();
-  cmd->add_option("--data", f->data, "mnist or an IDX directory")->capture_default_str();
-  cmd->add_option("--calibration", f->options.calibration, "activation range method")
+  cmd->add_option("--model", f->job.model_dir, "f32 model directory (joule train --save)")
+      ->required();
+  cmd->add_option("--out", f->job.out_dir, "directory for the int8 model")->required();
+  cmd->add_option("--data", f->job.data, "mnist or an IDX directory")->capture_default_str();
+  cmd->add_option("--calibration", f->job.options.calibration, "activation range method")
       ->check(CLI::IsMember({"minmax", "percentile", "mse"}))
       ->capture_default_str();
-  cmd->add_option("--percentile", f->options.percentile, "percentile calibration: the percentile")
+  cmd->add_option("--percentile", f->job.options.percentile,
+                  "percentile calibration: the percentile")
       ->capture_default_str();
-  cmd->add_option("--samples", f->options.samples, "calibration rows (from the training split)")
+  cmd->add_option("--samples", f->job.options.samples, "calibration rows (from the training split)")
       ->capture_default_str();
-  cmd->add_flag("--qat", f->qat, "quantization-aware training before converting to int8");
-  cmd->add_option("--epochs", f->epochs, "--qat: fine-tuning epochs")->capture_default_str();
-  cmd->add_option("--lr", f->lr, "--qat: SGD learning rate (momentum 0.9)")->capture_default_str();
-  cmd->add_option("--seed", f->seed, "--qat: shuffling seed")->capture_default_str();
+  cmd->add_flag("--qat", f->job.qat, "quantization-aware training before converting to int8");
+  cmd->add_option("--epochs", f->job.epochs, "--qat: fine-tuning epochs")->capture_default_str();
+  cmd->add_option("--lr", f->job.lr, "--qat: SGD learning rate (momentum 0.9)")
+      ->capture_default_str();
+  cmd->add_option("--seed", f->job.seed, "--qat: shuffling seed")->capture_default_str();
   cmd->add_option("--threads", f->threads, "compute threads (0: all cores)");
   cmd->add_flag("--json", f->json, "print the figures as one JSON object on stdout");
-  cmd->callback([f] { RunQuantize(*f); });
+  AddLedgerFlags(*cmd, f->ledger);
+  cmd->callback([f] { Quantize(*f); });
 }
 
 }  // namespace joule::cli

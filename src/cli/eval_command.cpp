@@ -3,8 +3,7 @@
 #include <memory>
 
 #include "cli/commands.hpp"
-#include "cli/model_data.hpp"
-#include "joule/train.hpp"
+#include "joule/run.hpp"
 
 namespace joule::cli {
 namespace {
@@ -19,14 +18,10 @@ struct EvalFlags {
 
 void RunEval(const EvalFlags& f) {
   SetNumThreads(f.threads);
-  nlohmann::json meta;
-  Sequential model = LoadModel(f.model_dir, &meta);
-  TargetScaler scaler;
-  Dataset data = LoadDataForModel(meta, f.data, f.target, &scaler);
-  std::unique_ptr<Loss> loss = MakeLoss(meta.value("loss", "cross-entropy"));
-  EvalResult r = Evaluate(model, *loss, data, scaler);
+  const SavedModelEval saved = EvaluateSavedModel(f.model_dir, f.data, f.target);
+  const EvalResult& r = saved.eval;
   nlohmann::json j = {{"model", f.model_dir}, {"data", f.data}, {"rows", r.rows}, {"loss", r.loss}};
-  if (data.task == Task::kClassification) {
+  if (saved.task == Task::kClassification) {
     j["accuracy"] = r.accuracy;
   } else {
     j["rmse"] = r.rmse;
@@ -34,7 +29,7 @@ void RunEval(const EvalFlags& f) {
   }
   if (f.json) {
     std::printf("%s\n", j.dump().c_str());
-  } else if (data.task == Task::kClassification) {
+  } else if (saved.task == Task::kClassification) {
     std::printf("%s on %s: accuracy %.2f%% over %lld rows\n", f.model_dir.c_str(), f.data.c_str(),
                 100 * r.accuracy, static_cast<long long>(r.rows));
   } else {

@@ -48,6 +48,7 @@ int main(int argc, char** argv) {
   joule::cli::RegisterStudyCommand(app);
   joule::cli::RegisterCompressCommand(app);
   joule::cli::RegisterBenchInferCommand(app);
+  joule::cli::RegisterRunsCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -22,13 +22,16 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <thread>
 
 #include "cli/commands.hpp"
+#include "cli/ledger_flags.hpp"
 #include "cli/measure_output.hpp"
 #include "joule/carbon.hpp"
 #include "joule/ledger.hpp"
 #include "joule/meter.hpp"
+#include "joule/run_record.hpp"
 #include "joule/util.hpp"
 
 namespace joule::cli {
@@ -43,6 +46,7 @@ struct MeasureFlags {
   double intensity = 0, embodied_kg = 0, lifetime_years = 0;
   std::string csv, samples, prometheus, project_name = "joule";
   bool json = false, machine = false;
+  LedgerFlags ledger;
   // Which optional numbers were given.
   CLI::Option *cpu_tdp_opt = nullptr, *power_opt = nullptr, *ram_power_opt = nullptr,
               *intensity_opt = nullptr, *embodied_opt = nullptr, *lifetime_opt = nullptr;
@@ -201,6 +205,33 @@ bool ProcessEnded(int pid) {
   return close == std::string::npos || (close + 2 < text.size() && text[close + 2] == 'Z');
 }
 
+std::string JoinWords(const std::vector<std::string>& words) {
+  std::string s;
+  for (const std::string& word : words) s += (s.empty() ? "" : " ") + word;
+  return s;
+}
+
+// The run as the ledger first sees it: the command line as its name, the
+// flags that shape the figures as its config.
+RunRecord MeasureHeader(const MeasureFlags& f,
+                        const std::vector<std::unique_ptr<PowerSource>>& sources,
+                        Attribution attribution, const CarbonModel& carbon) {
+  RunRecord header;
+  header.kind = "measure";
+  header.name = f.pid != 0 ? "pid " + std::to_string(f.pid) : JoinWords(f.command);
+  header.config = {{"command", f.command},
+                   {"interval_s", f.interval_s},
+                   {"attribution", attribution == Attribution::kMachine ? "machine" : "process"},
+                   {"project_name", f.project_name}};
+  if (f.pid != 0) header.config["pid"] = f.pid;
+  if (*f.cpu_tdp_opt) header.config["cpu_tdp_w"] = f.cpu_tdp_w;
+  if (*f.ram_power_opt) header.config["ram_power_w"] = f.ram_power_w;
+  if (*f.power_opt) header.config["power_w"] = f.power_w;
+  header.host = ReadHostRecord(sources);
+  header.energy = EnergyLabels(sources, attribution, &carbon);
+  return header;
+}
+
 void RunMeasure(MeasureFlags& f) {
   // 1. Input, all of it, before anything runs.
   if (f.command.empty() && f.pid == 0) {
@@ -231,7 +262,6 @@ void RunMeasure(MeasureFlags& f) {
   run.command = f.command;
   run.attached = f.pid != 0;
   run.interval_s = f.interval_s;
-  run.project_name = f.project_name;
   run.warnings = set.warnings;
   for (const auto& source : set.sources) {
     run.source_details.push_back(std::string(source->method()) + ": " + source->detail());
@@ -239,6 +269,10 @@ void RunMeasure(MeasureFlags& f) {
 
   MeterOptions options;
   options.attribution = f.machine ? Attribution::kMachine : Attribution::kProcessTree;
+  RunRecord record = MeasureHeader(f, set.sources, options.attribution, carbon);
+  // Declared before the meter, whose sampling thread writes to it, so that it
+  // outlives the thread; begun once the input has passed every check.
+  std::optional<RunRecorder> recorder;
   // Measuring a command: the tree is joule's children (the command and what
   // it starts), not joule itself. Attaching: the target and its descendants.
   options.root_pid = f.pid != 0 ? f.pid : static_cast<int>(getpid());
@@ -248,11 +282,23 @@ void RunMeasure(MeasureFlags& f) {
   Meter meter(std::move(set.sources), options);
   run.interval_s = meter.interval_s();
 
+  // The run is in the ledger before the command starts, so that whatever
+  // happens to joule from here on, the samples taken are kept. Opened before
+  // the Prometheus server starts, so that opening it does not widen the time
+  // in which a scrape finds the meter not yet started.
+  recorder.emplace(ResolveLedgerTarget(f.ledger), record);
+  record.id = run.run_id = recorder->id();
+  if (recorder->recording()) run.ledger_path = ResolveLedgerTarget(f.ledger).path;
   std::unique_ptr<PrometheusServer> prometheus;
   if (!f.prometheus.empty()) {
-    prometheus = std::make_unique<PrometheusServer>(f.prometheus, [&meter, &carbon] {
-      return RenderPrometheusText(PrometheusMetrics(meter.Last(), carbon));
-    });
+    try {
+      prometheus = std::make_unique<PrometheusServer>(f.prometheus, [&meter, &carbon] {
+        return RenderPrometheusText(PrometheusMetrics(meter.Last(), carbon));
+      });
+    } catch (const Error& e) {
+      recorder->Finish(RunStatus::kFailed, e.what(), record.energy, nlohmann::json::object());
+      throw;
+    }
   }
   for (const std::string& w : run.warnings) std::fprintf(stderr, "joule: warning: %s\n", w.c_str());
 
@@ -260,7 +306,8 @@ void RunMeasure(MeasureFlags& f) {
   std::unique_ptr<JsonLinesWriter> samples;
   if (!f.samples.empty()) samples = std::make_unique<JsonLinesWriter>(f.samples);
   std::string sample_error;
-  meter.set_on_sample([writer = samples.get(), &sample_error](const MeterReading& r) {
+  meter.set_on_sample([writer = samples.get(), &sample_error, &recorder](const MeterReading& r) {
+    recorder->AppendSample(SampleRowFromReading(r));
     if (writer == nullptr || !sample_error.empty()) return;
     try {
       writer->Write(SampleJson(r));
@@ -281,6 +328,8 @@ void RunMeasure(MeasureFlags& f) {
       meter.Stop();
       samples.reset();
       if (!f.samples.empty()) std::remove(f.samples.c_str());
+      recorder->Finish(RunStatus::kFailed, "the command could not be started", record.energy,
+                       nlohmann::json::object());
       throw;
     }
     run.pid = child;
@@ -298,11 +347,22 @@ void RunMeasure(MeasureFlags& f) {
   MeterReading reading = meter.Stop();
   prometheus.reset();
   samples.reset();
+  record.energy = MakeEnergyReport(reading, &carbon);
+  record.start_unix_s = reading.start_unix_s;
+  record.end_unix_s = reading.end_unix_s;
+  record.metrics = {{"exit_code", run.exit_code}};
+  if (run.exit_code == 0 && !(f.pid != 0 && g_stop_signal != 0)) {
+    record.status = RunStatus::kCompleted;
+  } else {
+    record.status = g_stop_signal != 0 ? RunStatus::kStopped : RunStatus::kFailed;
+    record.message = run.exit_text;
+  }
+  recorder->Finish(record.status, record.message, record.energy, record.metrics);
 
   // 3. Report.
   std::fputs(FormatSummary(reading, carbon, run).c_str(), stderr);
   if (f.json) std::printf("%s\n", SummaryJson(reading, carbon, run).dump().c_str());
-  if (!f.csv.empty()) AppendCodeCarbonCsv(f.csv, MakeCodeCarbonRow(reading, carbon, run));
+  if (!f.csv.empty()) AppendCodeCarbonCsv(f.csv, RunToCodeCarbonRow(record));
   if (!sample_error.empty()) throw Error("--samples: " + sample_error);
   if (run.exit_code != 0) throw CliExit{run.exit_code};
 }
@@ -352,6 +412,7 @@ void RegisterMeasureCommand(CLI::App& app) {
       ->capture_default_str();
   cmd->add_flag("--json", f->json, "print the summary as one JSON object on stdout");
   cmd->add_flag("--machine", f->machine, "report the whole machine, not the process tree");
+  AddLedgerFlags(*cmd, f->ledger);
   cmd->callback([f] { RunMeasure(*f); });
 }
 

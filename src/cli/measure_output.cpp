@@ -1,13 +1,7 @@
 #include "cli/measure_output.hpp"
 
-#include <sys/utsname.h>
-#include <unistd.h>
-
 #include <cmath>
 #include <cstdio>
-#include <fstream>
-#include <map>
-#include <random>
 #include <sstream>
 
 #include "joule/util.hpp"
@@ -77,54 +71,7 @@ std::vector<std::string> EstimatedMethods(const MeterReading& r) {
   return methods;
 }
 
-std::string NewRunId() {
-  // A random (version 4) UUID, as CodeCarbon's run_id is.
-  std::random_device device;
-  std::uint64_t hi = (static_cast<std::uint64_t>(device()) << 32) | device();
-  std::uint64_t lo = (static_cast<std::uint64_t>(device()) << 32) | device();
-  hi = (hi & ~0xF000ull) | 0x4000ull;
-  lo = (lo & ~(0xC000ull << 48)) | (0x8000ull << 48);
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%08llx-%04llx-%04llx-%04llx-%012llx",
-                static_cast<unsigned long long>(hi >> 32),
-                static_cast<unsigned long long>((hi >> 16) & 0xFFFF),
-                static_cast<unsigned long long>(hi & 0xFFFF),
-                static_cast<unsigned long long>(lo >> 48),
-                static_cast<unsigned long long>(lo & 0xFFFFFFFFFFFFull));
-  return buf;
-}
-
 }  // namespace
-
-HostFacts ReadHostFacts() {
-  HostFacts h;
-  struct utsname u;
-  if (uname(&u) == 0) h.os = std::string(u.sysname) + "-" + u.release + "-" + u.machine;
-  long n = sysconf(_SC_NPROCESSORS_ONLN);
-  h.cpu_count = n > 0 ? static_cast<int>(n) : 0;
-  std::ifstream cpuinfo("/proc/cpuinfo");
-  for (std::string line; std::getline(cpuinfo, line);) {
-    if (line.rfind("model name", 0) == 0) {
-      std::size_t colon = line.find(':');
-      if (colon != std::string::npos) {
-        h.cpu_model = line.substr(line.find_first_not_of(' ', colon + 1));
-        break;
-      }
-    }
-  }
-  std::ifstream meminfo("/proc/meminfo");
-  double total_kb = 0, available_kb = 0;
-  for (std::string key; meminfo >> key;) {
-    double value = 0;
-    meminfo >> value;
-    if (key == "MemTotal:") total_kb = value;
-    if (key == "MemAvailable:") available_kb = value;
-    meminfo.ignore(1 << 10, '\n');
-  }
-  h.ram_total_gb = total_kb * 1024 / 1e9;
-  h.ram_used_gb = (total_kb - available_kb) * 1024 / 1e9;
-  return h;
-}
 
 std::string FormatSummary(const MeterReading& r, const CarbonModel& carbon, const RunFacts& run) {
   std::ostringstream out;
@@ -182,6 +129,9 @@ std::string FormatSummary(const MeterReading& r, const CarbonModel& carbon, cons
       if (detail.rfind("measured:", 0) != 0) out << "    " << detail << "\n";
     }
   }
+  if (!run.ledger_path.empty()) {
+    out << "  recorded as run " << run.run_id << " in " << run.ledger_path << "\n";
+  }
   return out.str();
 }
 
@@ -192,6 +142,7 @@ nlohmann::json SummaryJson(const MeterReading& r, const CarbonModel& carbon, con
   } else {
     j["command"] = run.command;
   }
+  j["run_id"] = run.run_id;
   j["exit_code"] = run.exit_code;
   j["duration_s"] = r.duration_s;
   j["interval_s"] = run.interval_s;
@@ -257,66 +208,6 @@ nlohmann::json SampleJson(const MeterReading& r) {
   }
   j["channels"] = channels;
   return j;
-}
-
-CodeCarbonRow MakeCodeCarbonRow(const MeterReading& r, const CarbonModel& carbon,
-                                const RunFacts& run) {
-  HostFacts host = ReadHostFacts();
-  CodeCarbonRow row;
-  const double pue = carbon.pue();
-  const double duration = r.duration_s;
-  row.timestamp = CodeCarbonTimestamp(r.end_unix_s);
-  row.project_name = run.project_name;
-  row.run_id = NewRunId();
-  row.duration = duration;
-  // CodeCarbon's emissions are operational only (energy_consumed x
-  // intensity); embodied carbon has no column and stays in --json.
-  row.emissions = r.operational_g / 1000.0;
-  row.emissions_rate = duration > 0 ? row.emissions / duration : 0.0;
-  auto fill = [&](Component c, std::optional<double>* power_w, std::optional<double>* energy_kwh) {
-    bool any = false;
-    for (const ChannelEnergy& ch : r.channels) any = any || (ch.counted && ch.component == c);
-    if (!any) return;
-    double joules = r.ComponentJ(c);
-    *power_w = duration > 0 ? joules / duration : 0.0;
-    // CodeCarbon multiplies every energy figure by the PUE before writing it.
-    *energy_kwh = joules / kJoulesPerKwh * pue;
-  };
-  fill(Component::kCpu, &row.cpu_power, &row.cpu_energy);
-  fill(Component::kGpu, &row.gpu_power, &row.gpu_energy);
-  fill(Component::kRam, &row.ram_power, &row.ram_energy);
-  row.energy_consumed = r.energy_j / kJoulesPerKwh * pue;
-  row.country_name = carbon.country_name();
-  row.country_iso_code = carbon.country_iso();
-  row.region = carbon.region();
-  row.cloud_provider = carbon.cloud_provider();
-  row.cloud_region = carbon.cloud_region();
-  row.os = host.os;
-  row.cpu_count = host.cpu_count;
-  row.cpu_model = host.cpu_model;
-  std::map<std::string, int> gpus;
-  int gpu_count = 0;
-  for (const ChannelEnergy& ch : r.channels) {
-    if (ch.component != Component::kGpu) continue;
-    ++gpu_count;
-    ++gpus[ch.detail.substr(0, ch.detail.find(','))];
-  }
-  if (gpu_count > 0) {
-    row.gpu_count = gpu_count;
-    for (const auto& [name, count] : gpus) {
-      row.gpu_model += (row.gpu_model.empty() ? "" : ", ") + std::to_string(count) + " x " + name;
-    }
-  }
-  row.ram_total_size = host.ram_total_gb;
-  row.tracking_mode = r.attribution == Attribution::kProcessTree ? "process" : "machine";
-  row.cpu_utilization_percent = 100 * r.machine_load;
-  if (host.ram_total_gb > 0) {
-    row.ram_utilization_percent = 100 * host.ram_used_gb / host.ram_total_gb;
-    row.ram_used_gb = host.ram_used_gb;
-  }
-  row.on_cloud = carbon.cloud_provider().empty() ? "N" : "Y";
-  row.pue = pue;
-  return row;
 }
 
 std::vector<PromMetric> PrometheusMetrics(const MeterReading& r, const CarbonModel& carbon) {

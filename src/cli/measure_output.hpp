@@ -1,5 +1,7 @@
 // What `joule measure` prints and writes: the stderr summary, the --json
-// object, the CodeCarbon row, one --samples line, and the Prometheus metrics.
+// object, one --samples line, and the Prometheus metrics. (The CodeCarbon row
+// is the ledger's RunToCodeCarbonRow, so that --csv and `joule runs export`
+// agree.)
 // Pure functions of a MeterReading and the run's facts, so that every output
 // says the same thing.
 #pragma once
@@ -22,7 +24,8 @@ struct RunFacts {
   int exit_code = 0;
   std::string exit_text;  // "exit 0", "killed by signal 15 (Terminated)", "stopped measuring"
   double interval_s = 1;
-  std::string project_name;
+  std::string run_id;       // the ledger's id, or a fresh one when not recorded
+  std::string ledger_path;  // "" when the run is not recorded
   std::vector<std::string> warnings;
   std::vector<std::string> source_details;  // "method: detail", one per source
 };
@@ -36,20 +39,6 @@ nlohmann::json SummaryJson(const MeterReading& r, const CarbonModel& carbon, con
 // channel's power over the interval and totals so far.
 nlohmann::json SampleJson(const MeterReading& r);
 
-// The CodeCarbon row: CodeCarbon's units (kWh, kg, W) and its convention
-// that energy columns include the PUE.
-CodeCarbonRow MakeCodeCarbonRow(const MeterReading& r, const CarbonModel& carbon,
-                                const RunFacts& run);
-
 std::vector<PromMetric> PrometheusMetrics(const MeterReading& r, const CarbonModel& carbon);
-
-// Facts about this machine for the CodeCarbon columns, read from /proc.
-struct HostFacts {
-  std::string os;         // "Linux-6.1.0-x86_64"
-  std::string cpu_model;  // cpuinfo "model name"
-  int cpu_count = 0;
-  double ram_total_gb = 0, ram_used_gb = 0;
-};
-HostFacts ReadHostFacts();
 
 }  // namespace joule::cli

@@ -121,14 +121,14 @@ nlohmann::json JobResultJson(const JobConfig& config, const JobResult& r) {
                       {"parameters", r.parameters},
                       {"eval_set", r.eval_name},
                       {"loss", r.final_eval.loss},
-                      {"energy_j", r.energy_j},
-                      {"energy_wh", r.energy_j / 3600.0},
-                      {"energy_method", r.energy_method},
-                      {"energy_estimated", r.energy_estimated},
-                      {"co2_g", r.co2_g},
-                      {"intensity_g_per_kwh", r.intensity_g_per_kwh},
-                      {"intensity_source", r.intensity_source},
-                      {"pue", r.pue},
+                      {"energy_j", r.energy.energy_j},
+                      {"energy_wh", r.energy.energy_j / 3600.0},
+                      {"energy_method", r.energy.method},
+                      {"energy_estimated", r.energy.estimated},
+                      {"co2_g", r.energy.co2_g()},
+                      {"intensity_g_per_kwh", r.energy.intensity_g_per_kwh},
+                      {"intensity_source", r.energy.intensity_source},
+                      {"pue", r.energy.pue},
                       {"stop_reason", StopReasonName(r.stop_reason)},
                       {"stop_message", r.stop_message},
                       {"notes", r.notes}};
@@ -157,12 +157,13 @@ void PrintFinal(const JobConfig& config, const JobResult& r) {
                 config.model.c_str(), config.precision.c_str(), config.data.c_str(),
                 r.eval_name.c_str(), r.final_eval.rmse, r.final_eval.mae, r.epochs, r.seconds);
   }
-  if (!r.energy_method.empty()) {
+  const EnergyReport& e = r.energy;
+  if (e.metered()) {
     std::printf("energy %s (%.4g Wh, %s%s); %sCO2eq at %.0f g/kWh%s, %s\n",
-                FormatJoules(r.energy_j).c_str(), r.energy_j / 3600.0, r.energy_method.c_str(),
-                r.energy_estimated ? ": an estimate, not a measurement" : "",
-                FormatGrams(r.co2_g).c_str(), r.intensity_g_per_kwh,
-                r.pue > 1 ? Printf(" x PUE %.2f", r.pue).c_str() : "", r.intensity_source.c_str());
+                FormatJoules(e.energy_j).c_str(), e.energy_j / 3600.0, e.method.c_str(),
+                e.estimated ? ": an estimate, not a measurement" : "",
+                FormatGrams(e.co2_g()).c_str(), e.intensity_g_per_kwh,
+                e.pue > 1 ? Printf(" x PUE %.2f", e.pue).c_str() : "", e.intensity_source.c_str());
   }
   std::string why = StopReasonName(r.stop_reason);
   if (r.target_reached.has_value() && !*r.target_reached) {

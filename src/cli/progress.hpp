@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "joule/train.hpp"
+#include "joule/run.hpp"
 
 namespace joule::cli {
 

@@ -11,7 +11,7 @@
 #include <cmath>
 #include <vector>
 
-#include "compress/train_loop.hpp"
+#include "compress/compress_fit.hpp"
 
 namespace joule {
 namespace {
@@ -105,7 +105,7 @@ CompressTrainResult TrainStudent(Sequential& student, Sequential* teacher,
   auto step = [&](const Tensor& x, const Tensor& y) {
     if (teacher != nullptr) distill_loss.set_teacher_logits(teacher->Forward(x, false));
     const Tensor& logits = student.Forward(x, /*training=*/true);
-    compress_internal::StepFigures f;
+    FitStepResult f;
     f.loss = loss.Compute(logits, y, grad);
     f.correct = compress_internal::CountCorrect(logits, y);
     student.Backward(grad);
@@ -115,7 +115,7 @@ CompressTrainResult TrainStudent(Sequential& student, Sequential* teacher,
   auto eval = [&](const Dataset& set) {
     return Evaluate(student, *eval_loss, set, data.target_scaler);
   };
-  return compress_internal::RunTrainLoop(student.Parameters(), data, options, step, eval);
+  return compress_internal::FitCompressed(student.Parameters(), data, options, step, eval);
 }
 
 }  // namespace joule

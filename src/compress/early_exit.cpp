@@ -18,7 +18,7 @@
 #include <numeric>
 #include <system_error>
 
-#include "compress/train_loop.hpp"
+#include "compress/compress_fit.hpp"
 
 namespace joule {
 namespace {
@@ -428,7 +428,7 @@ CompressTrainResult TrainEarlyExit(EarlyExitModel& model, const std::vector<doub
   std::vector<Tensor> grads(model.num_exits());
   auto step = [&](const Tensor& x, const Tensor& y) {
     const std::vector<Tensor>& logits = model.ForwardAll(x, /*training=*/true);
-    compress_internal::StepFigures f;
+    FitStepResult f;
     for (std::size_t i = 0; i < logits.size(); ++i) {
       f.loss += exit_weights[i] * ce->Compute(logits[i], y, grads[i]);
       float* g = grads[i].f32();
@@ -447,7 +447,7 @@ CompressTrainResult TrainEarlyExit(EarlyExitModel& model, const std::vector<doub
     r.rows = set.rows();
     return r;
   };
-  return compress_internal::RunTrainLoop(model.Parameters(), data, options, step, eval);
+  return compress_internal::FitCompressed(model.Parameters(), data, options, step, eval);
 }
 
 std::vector<double> DefaultThresholds() {

@@ -7,11 +7,12 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 #include <set>
 #include <system_error>
 
 #include "joule/compress/early_exit.hpp"
-#include "joule/meter.hpp"
+#include "joule/meter_session.hpp"
 
 namespace joule {
 namespace {
@@ -118,17 +119,6 @@ double Accuracy(InferenceModel& model, const Dataset& data, std::int64_t batch) 
   return static_cast<double>(correct) / static_cast<double>(data.rows());
 }
 
-// The counted channels' method labels, joined by "+" ("estimated:tdp-model").
-std::string MethodOf(const MeterReading& reading) {
-  std::string method;
-  std::set<std::string> seen;
-  for (const ChannelEnergy& c : reading.channels) {
-    if (!c.counted || !seen.insert(c.method).second) continue;
-    method += (method.empty() ? "" : "+") + c.method;
-  }
-  return method;
-}
-
 }  // namespace
 
 std::unique_ptr<InferenceModel> LoadInferenceModel(const std::string& dir) {
@@ -216,13 +206,11 @@ InferenceBenchResult BenchInference(InferenceModel& model, const Dataset& data,
     batches.push_back(Rows(data, b, batch));
   }
   for (const Tensor& x : batches) model.Predict(x);  // warm-up
-  std::unique_ptr<Meter> meter;
+  std::optional<MeterSession> meter;
   if (options.metering != nullptr && options.metering->enabled) {
-    SensorSet sensors = DiscoverSensors(options.metering->sensors);
-    MeterOptions mo;
-    mo.interval_s = 0.1;
-    mo.attribution = options.metering->attribution;
-    meter = std::make_unique<Meter>(std::move(sensors.sources), mo);
+    MeteringOptions metering = *options.metering;
+    metering.interval_s = 0.1;  // a throughput run lasts seconds
+    meter.emplace(metering);
     meter->Start();
   }
   std::int64_t inferences = 0;
@@ -235,9 +223,9 @@ InferenceBenchResult BenchInference(InferenceModel& model, const Dataset& data,
   }
   r.throughput_per_s = static_cast<double>(inferences) / elapsed_s;
   if (meter) {
-    MeterReading reading = meter->Stop();
-    r.j_per_1000 = reading.energy_j / (static_cast<double>(inferences) / 1000.0);
-    r.energy_method = MethodOf(reading);
+    meter->Stop();
+    r.energy = meter->Report();
+    r.j_per_1000 = r.energy.energy_j / (static_cast<double>(inferences) / 1000.0);
   }
   return r;
 }

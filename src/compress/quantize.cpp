@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "nn/quantized_layers.hpp"
+#include "joule/nn_quantized.hpp"
 
 namespace joule {
 namespace {

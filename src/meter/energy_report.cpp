@@ -46,14 +46,15 @@ EnergyReport MakeEnergyReport(const MeterReading& reading, const CarbonModel* ca
   r.estimated = reading.estimated;
   r.cpu_share = reading.cpu_share;
   r.process_cpu_s = reading.process_cpu_s;
+  r.machine_load = reading.machine_load;
   r.samples = reading.samples;
   r.operational_g = reading.operational_g;
   r.embodied_g = reading.embodied_g;
   for (const auto& ch : reading.channels) {
     if (ch.counted) r.method = JoinLabels(r.method, ch.method);
   }
-  for (Component c : {Component::kCpu, Component::kRam, Component::kGpu, Component::kSystem,
-                      Component::kOther}) {
+  for (Component c :
+       {Component::kCpu, Component::kRam, Component::kGpu, Component::kSystem, Component::kOther}) {
     bool any = false, attributed = false;
     for (const auto& ch : reading.channels) {
       if (ch.counted && ch.component == c) {
@@ -69,6 +70,11 @@ EnergyReport MakeEnergyReport(const MeterReading& reading, const CarbonModel* ca
     r.intensity_g_per_kwh = carbon->MeanIntensity(reading.start_unix_s, reading.end_unix_s);
     r.intensity_source = carbon->source();
     r.pue = carbon->pue();
+    r.country_name = carbon->country_name();
+    r.country_iso = carbon->country_iso();
+    r.region = carbon->region();
+    r.cloud_provider = carbon->cloud_provider();
+    r.cloud_region = carbon->cloud_region();
   }
   return r;
 }
@@ -85,13 +91,17 @@ EnergyReport CombineEnergyReports(const EnergyReport& a, const EnergyReport& b) 
   r.method = JoinLabels(a.method, b.method);
   r.estimated = a.estimated || b.estimated;
   r.process_cpu_s = a.process_cpu_s + b.process_cpu_s;
+  r.machine_load =
+      r.duration_s > 0
+          ? (a.machine_load * a.duration_s + b.machine_load * b.duration_s) / r.duration_s
+          : b.machine_load;
   r.samples = a.samples + b.samples;
   r.operational_g = a.operational_g + b.operational_g;
   r.embodied_g = a.embodied_g + b.embodied_g;
   const double total = a.energy_j + b.energy_j;
-  r.intensity_g_per_kwh = total > 0 ? (a.intensity_g_per_kwh * a.energy_j +
-                                       b.intensity_g_per_kwh * b.energy_j) / total
-                                    : b.intensity_g_per_kwh;
+  r.intensity_g_per_kwh =
+      total > 0 ? (a.intensity_g_per_kwh * a.energy_j + b.intensity_g_per_kwh * b.energy_j) / total
+                : b.intensity_g_per_kwh;
   if (a.intensity_source != b.intensity_source && !a.intensity_source.empty()) {
     r.intensity_source = a.intensity_source + "; then " + b.intensity_source;
   }

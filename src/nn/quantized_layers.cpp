@@ -1,7 +1,5 @@
 // int8 inference layers (QuantizeInput, QuantizedLinear) and the QAT layers
-// (FakeQuantize, QatLinear). See nn/quantized_layers.hpp.
-#include "nn/quantized_layers.hpp"
-
+// (FakeQuantize, QatLinear). See joule/nn_quantized.hpp.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -9,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "joule/nn_quantized.hpp"
 #include "nn/layers_internal.hpp"
 
 namespace joule {

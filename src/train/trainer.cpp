@@ -7,13 +7,11 @@
 #include "joule/train.hpp"
 #include "joule/util.hpp"
 #include "train/checkpoint.hpp"
-#include "train/train_meter.hpp"
 
 namespace joule {
 namespace {
 
-using train_internal::EnergyFigures;
-using train_internal::TrainMeter;
+using EnergyFigures = SessionFigures;
 
 bool EndsWith(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() &&
@@ -23,7 +21,7 @@ bool EndsWith(const std::string& s, const std::string& suffix) {
 Task ParseTask(const std::string& task) {
   if (task == "classification") return Task::kClassification;
   if (task == "regression") return Task::kRegression;
-  throw Error("--task must be classification or regression, got '" + task + "'");
+  throw Error("task = '" + task + "': expected classification or regression");
 }
 
 // Counts rows of `pred` whose arg-max equals the class id in `target`.
@@ -43,36 +41,52 @@ std::int64_t CountCorrect(const Tensor& pred, const Tensor& target) {
 // not mirror the CSV's train/holdout split, which uses the seed itself.
 constexpr std::uint64_t kValidationSeedSalt = 0x76616c6964ULL;  // "valid"
 
+Dataset CloneDataset(const Dataset& d) {
+  Dataset copy = d;
+  copy.x = d.x.Clone();
+  copy.y = d.y.Clone();
+  return copy;
+}
+
 EnergyFigures Plus(const EnergyFigures& a, const EnergyFigures& b) {
   return {a.energy_j + b.energy_j, a.co2_g + b.co2_g};
 }
 
 }  // namespace
 
-PreparedData PrepareData(const std::string& data, const std::string& target,
-                         const std::string& task, std::uint64_t seed, double validation_fraction) {
+RawData LoadRawData(const std::string& data, const std::string& target, const std::string& task,
+                    std::uint64_t seed) {
+  RawData raw;
+  if (EndsWith(data, ".csv")) {
+    if (target.empty())
+      throw Error("data = " + data + ": a table needs `target`, the column to predict");
+    Dataset all = LoadCsv(data, target, ParseTask(task));
+    std::tie(raw.train, raw.eval) = SplitTrainValidation(all, 0.2, seed);
+    raw.eval_name = "holdout";
+  } else {
+    raw.train = data == "mnist" ? LoadMnist(true) : LoadIdxDir(data, true);
+    raw.eval = data == "mnist" ? LoadMnist(false) : LoadIdxDir(data, false);
+    raw.eval_name = "test";
+  }
+  return raw;
+}
+
+namespace {
+
+// PrepareData on data this call owns: the transforms work in place.
+PreparedData PrepareOwned(RawData raw, std::uint64_t seed, double validation_fraction) {
   if (!(validation_fraction >= 0 && validation_fraction < 1)) {
     throw Error("validation_fraction = " + std::to_string(validation_fraction) +
                 ": expected a fraction in [0, 1) of the training rows (e.g. 0.1; 0: none)");
   }
   PreparedData out;
-  Dataset train;
-  if (EndsWith(data, ".csv")) {
-    if (target.empty())
-      throw Error("--data " + data + " is a table: name its target with --target COLUMN");
-    Dataset all = LoadCsv(data, target, ParseTask(task));
-    std::tie(train, out.eval) = SplitTrainValidation(all, 0.2, seed);
-    out.eval_name = "holdout";
-  } else {
-    train = data == "mnist" ? LoadMnist(true) : LoadIdxDir(data, true);
-    out.eval = data == "mnist" ? LoadMnist(false) : LoadIdxDir(data, false);
-    out.eval_name = "test";
-  }
+  out.eval = std::move(raw.eval);
+  out.eval_name = raw.eval_name;
   if (validation_fraction > 0) {
     std::tie(out.train, out.validation) =
-        SplitTrainValidation(train, validation_fraction, seed ^ kValidationSeedSalt);
+        SplitTrainValidation(raw.train, validation_fraction, seed ^ kValidationSeedSalt);
   } else {
-    out.train = std::move(train);
+    out.train = std::move(raw.train);
   }
   // Transforms are fitted on the training split only. Images get one mean and
   // stddev over all pixels (MNIST: 0.1307, 0.3081).
@@ -86,6 +100,28 @@ PreparedData PrepareData(const std::string& data, const std::string& target,
     if (regression) out.target_scaler.Apply(*d);
   }
   return out;
+}
+
+}  // namespace
+
+PreparedData PrepareData(const RawData& raw, std::uint64_t seed, double validation_fraction) {
+  // Dataset copies alias their tensors and the transforms work in place: the
+  // prepared sets get storage of their own, and `raw` stays as read.
+  RawData copy;
+  copy.eval = CloneDataset(raw.eval);
+  copy.eval_name = raw.eval_name;
+  // With a validation split, SplitTrainValidation copies the rows itself.
+  copy.train = validation_fraction > 0 ? raw.train : CloneDataset(raw.train);
+  return PrepareOwned(std::move(copy), seed, validation_fraction);
+}
+
+PreparedData PrepareData(const std::string& data, const std::string& target,
+                         const std::string& task, std::uint64_t seed, double validation_fraction) {
+  if (!(validation_fraction >= 0 && validation_fraction < 1)) {
+    throw Error("validation_fraction = " + std::to_string(validation_fraction) +
+                ": expected a fraction in [0, 1) of the training rows (e.g. 0.1; 0: none)");
+  }
+  return PrepareOwned(LoadRawData(data, target, task, seed), seed, validation_fraction);
 }
 
 EvalResult Evaluate(Sequential& model, Loss& loss, const Dataset& data, const TargetScaler& scaler,
@@ -125,17 +161,19 @@ namespace {
 // One Fit call's state; Run is the loop.
 class FitLoop {
  public:
-  FitLoop(Sequential& model, Loss& loss, Optimizer& optimizer, const PreparedData& data,
+  // `model` and `loss` are null for Fit without a model (the step hook and
+  // evaluate stand in for them).
+  FitLoop(Sequential* model, Loss* loss, Optimizer& optimizer, const PreparedData& data,
           const FitOptions& options)
-      : model_(model),
+      : model_(model != nullptr ? *model : placeholder_),
         loss_(loss),
         optimizer_(optimizer),
         data_(data),
         options_(options),
-        params_(model.Parameters()),
+        params_(options.parameters.empty() ? model_.Parameters() : options.parameters),
         batches_(data.train, options.batch_size, /*shuffle=*/true, options.seed),
-        ctx_(model, optimizer, data.train.task, options.epochs, optimizer.lr()),
-        annealed_(dynamic_cast<AnnealedHuberLoss*>(&loss)) {
+        ctx_(model_, optimizer, data.train.task, options.epochs, optimizer.lr()),
+        annealed_(dynamic_cast<AnnealedHuberLoss*>(loss)) {
     use_validation_ = data.validation.rows() > 0;
     monitor_set_ = use_validation_ ? &data.validation : &data.eval;
     monitor_name_ = use_validation_ ? "validation" : data.eval_name;
@@ -155,9 +193,20 @@ class FitLoop {
   // Trains one epoch; returns its figures (evaluated unless it ended partial).
   EpochStats RunEpoch(int epoch);
   void Finish();
+  // Forward, loss and backward of the batch in x_, y_ (or the step hook's).
+  FitStepResult Step(bool classification) {
+    if (options_.step) return options_.step(x_, y_);
+    const Tensor& pred = model_.Forward(x_, /*training=*/true);
+    FitStepResult r;
+    r.loss = loss_->Compute(pred, y_, grad_);
+    if (classification) r.correct = CountCorrect(pred, y_);
+    model_.Backward(grad_);
+    return r;
+  }
 
+  Sequential placeholder_;  // model_ of a Fit without a model: empty
   Sequential& model_;
-  Loss& loss_;
+  Loss* loss_;
   Optimizer& optimizer_;
   const PreparedData& data_;
   const FitOptions& options_;
@@ -168,7 +217,7 @@ class FitLoop {
   bool use_validation_ = false;
   const Dataset* monitor_set_ = nullptr;
   std::string monitor_name_;
-  std::optional<TrainMeter> meter_;
+  std::optional<MeterSession> meter_;
   EnergyFigures offset_;     // figures carried over from a checkpoint
   EnergyFigures epoch_end_;  // totals at the previous epoch's end
   int first_epoch_ = 1;
@@ -224,17 +273,16 @@ EpochStats FitLoop::RunEpoch(int epoch) {
   while (!ctx_.stop_requested() && batches_.Next(x_, y_)) {
     for (Callback* cb : options_.callbacks) cb->OnStepBegin(ctx_);
     lr = optimizer_.lr();
-    const Tensor& pred = model_.Forward(x_, /*training=*/true);
     const std::int64_t b = x_.dim(0);
-    const double batch_loss = loss_.Compute(pred, y_, grad_);
+    const FitStepResult figures = Step(classification);
+    const double batch_loss = figures.loss;
     if (!std::isfinite(batch_loss)) {
       throw Error("training diverged at epoch " + std::to_string(epoch) + " (loss is " +
-                  std::to_string(batch_loss) + "): lower --lr");
+                  std::to_string(batch_loss) + "): lower the learning rate");
     }
-    if (classification) correct += CountCorrect(pred, y_);
+    correct += figures.correct;
     loss_sum += batch_loss * static_cast<double>(b);
     rows += b;
-    model_.Backward(grad_);
     optimizer_.Step(params_);
     // The step's energy runs from the end of the previous step (or the
     // epoch's start), so it includes this step's OnStepBegin hooks.
@@ -263,7 +311,10 @@ EpochStats FitLoop::RunEpoch(int epoch) {
   s.lr = lr;
   s.loss_delta = annealed_ != nullptr ? annealed_->delta() : 0.0;
   s.partial = ctx_.step_in_epoch() < ctx_.steps_in_epoch();
-  if (!s.partial) s.eval = Evaluate(model_, loss_, *monitor_set_, data_.target_scaler);
+  if (!s.partial) {
+    s.eval = options_.evaluate ? options_.evaluate(*monitor_set_)
+                               : Evaluate(model_, *loss_, *monitor_set_, data_.target_scaler);
+  }
   s.seconds = MonotonicSeconds() - start;
   if (meter_) {
     EnergyFigures total = Fresh();
@@ -335,16 +386,12 @@ void FitLoop::Finish() {
   result_.final_weights_evaluated =
       !result_.history.empty() && !result_.history.back().partial && !restored;
   if (meter_) {
-    EnergyFigures total = Plus(meter_->Stop(), offset_);
-    result_.energy_j = total.energy_j;
-    result_.co2_g = total.co2_g;
-    result_.energy_method = meter_->method();
-    result_.energy_estimated = meter_->estimated();
+    meter_->Stop();
+    result_.energy = meter_->Report();
+    // The checkpoint carries totals only: its grams count as operational.
+    result_.energy.energy_j += offset_.energy_j;
+    result_.energy.operational_g += offset_.co2_g;
     const CarbonModel& carbon = meter_->carbon();
-    result_.intensity_g_per_kwh =
-        carbon.MeanIntensity(meter_->start_unix_s(), meter_->end_unix_s());
-    result_.intensity_source = carbon.source();
-    result_.pue = carbon.pue();
     for (const std::string& w : meter_->warnings()) result_.notes.push_back("meter: " + w);
     std::string coverage = carbon.CoverageWarning(meter_->start_unix_s(), meter_->end_unix_s());
     if (!coverage.empty()) result_.notes.push_back("carbon: " + coverage);
@@ -353,8 +400,9 @@ void FitLoop::Finish() {
 
 }  // namespace
 
-FitResult Fit(Sequential& model, Loss& loss, Optimizer& optimizer, const PreparedData& data,
-              const FitOptions& options) {
+namespace {
+
+void CheckFitOptions(const FitOptions& options) {
   if (options.epochs < 1) {
     throw Error("epochs = " + std::to_string(options.epochs) + ": expected at least 1");
   }
@@ -369,7 +417,26 @@ FitResult Fit(Sequential& model, Loss& loss, Optimizer& optimizer, const Prepare
     throw Error("checkpoint.every_epochs = " + std::to_string(options.checkpoint.every_epochs) +
                 " needs checkpoint.dir, the directory to write them to");
   }
-  FitLoop loop(model, loss, optimizer, data, options);
+}
+
+}  // namespace
+
+FitResult Fit(Sequential& model, Loss& loss, Optimizer& optimizer, const PreparedData& data,
+              const FitOptions& options) {
+  CheckFitOptions(options);
+  FitLoop loop(&model, &loss, optimizer, data, options);
+  return loop.Run();
+}
+
+FitResult Fit(Optimizer& optimizer, const PreparedData& data, const FitOptions& options) {
+  CheckFitOptions(options);
+  if (!options.step || !options.evaluate || options.parameters.empty()) {
+    throw Error("Fit without a model needs options.step, options.evaluate and options.parameters");
+  }
+  if (options.checkpoint.every_epochs > 0 || options.checkpoint.resume) {
+    throw Error("Fit without a model cannot write or resume checkpoints");
+  }
+  FitLoop loop(nullptr, nullptr, optimizer, data, options);
   return loop.Run();
 }
 

@@ -78,7 +78,7 @@ TEST(BenchInference, AccuracyLatencyAndThroughputOnAKnownModel) {
   EXPECT_GT(r.throughput_per_s, 0);
   EXPECT_EQ(r.macs_per_sample, 9);
   EXPECT_EQ(r.parameters, 12);
-  EXPECT_EQ(r.energy_method, "");  // not metered
+  EXPECT_EQ(r.energy.method, "");  // not metered
 }
 
 TEST(BenchInference, RefusesRegressionData) {

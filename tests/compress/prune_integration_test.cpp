@@ -9,6 +9,7 @@
 #include <filesystem>
 
 #include "joule/compress/prune.hpp"
+#include "joule/run.hpp"  // RunJob trains the dense model the suite prunes
 
 namespace joule {
 namespace {

@@ -13,8 +13,8 @@
 #include <map>
 #include <string>
 
+#include "joule/nn_quantized.hpp"
 #include "nn/gradcheck.hpp"
-#include "nn/quantized_layers.hpp"
 #include "test_scratch.hpp"
 
 namespace joule {

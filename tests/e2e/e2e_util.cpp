@@ -10,6 +10,19 @@
 
 namespace joule::test {
 namespace {
+
+// Every joule these tests start records its runs in a ledger under the build
+// directory, never in the user's ~/.local/share/joule: set before any test
+// runs, inherited by every child. Tests that need their own ledger pass
+// --ledger or set JOULE_HOME themselves.
+const bool kLedgerInBuildDir = [] {
+  std::filesystem::path home =
+      std::filesystem::path(JOULE_TEST_BINARY_DIR) / "scratch" / "joule_home";
+  std::filesystem::create_directories(home);
+  setenv("JOULE_HOME", home.c_str(), /*overwrite=*/1);
+  return true;
+}();
+
 std::string Slurp(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::ostringstream s;

@@ -1,7 +1,7 @@
-// Fit and RunJob on tiny synthetic data (tens of rows, one thread): metered
-// epochs and the budget with a fake power source and clock (exact joules),
-// early stopping and adaptive batch inside a real loop, checkpoints and a
-// bitwise resume, the validation split, and the config errors.
+// Fit on tiny synthetic data (tens of rows, one thread): metered epochs and
+// the budget with a fake power source and clock (exact joules), early
+// stopping and adaptive batch inside a real loop, checkpoints and a bitwise
+// resume, and the validation split. RunJob's tests: tests/run/job_test.cpp.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -175,11 +175,11 @@ TEST_F(FitTest, EveryEpochCarriesItsJoulesGramsAndMethod) {
     EXPECT_EQ(s.energy_method, "measured:fake");
   }
   EXPECT_NEAR(r.history[1].total_energy_j, 80, 1e-9);
-  EXPECT_NEAR(r.energy_j, 80, 1e-9);
-  EXPECT_NEAR(r.co2_g, 8e-3, 1e-12);
-  EXPECT_EQ(r.energy_method, "measured:fake");
-  EXPECT_FALSE(r.energy_estimated);
-  EXPECT_NEAR(r.intensity_g_per_kwh, 360, 1e-9);
+  EXPECT_NEAR(r.energy.energy_j, 80, 1e-9);
+  EXPECT_NEAR(r.energy.co2_g(), 8e-3, 1e-12);
+  EXPECT_EQ(r.energy.method, "measured:fake");
+  EXPECT_FALSE(r.energy.estimated);
+  EXPECT_NEAR(r.energy.intensity_g_per_kwh, 360, 1e-9);
   EXPECT_EQ(r.stop_reason, StopReason::kEpochLimit);
 }
 
@@ -204,7 +204,7 @@ TEST_F(FitTest, BudgetStopsAtTheStepThatWouldCrossIt) {
         .epochs = 5, .batch_size = 8, .callbacks = {&advance, &budget}, .metering = &metering};
     FitResult r = Fit(model, *loss, *opt, data, o);
     EXPECT_EQ(r.steps, c.steps);
-    EXPECT_NEAR(r.energy_j, 10.0 * static_cast<double>(c.steps), 1e-9);
+    EXPECT_NEAR(r.energy.energy_j, 10.0 * static_cast<double>(c.steps), 1e-9);
     EXPECT_EQ(r.stop_reason, StopReason::kBudget);
     EXPECT_THAT(r.stop_message, HasSubstr("budget"));
     // Step 9 is the first of epoch 3: that epoch ends partial, unevaluated.
@@ -369,7 +369,47 @@ TEST_F(FitTest, ResumeRefusesAnotherSeedAndStartsFreshWithoutACheckpoint) {
   }
 }
 
-// --- the validation split and RunJob -------------------------------------------------------
+// --- the step hook -------------------------------------------------------------------------
+
+// The hook that computes what Fit's own step computes trains bitwise the same
+// model, with and without handing Fit the model: one loop, whatever the step.
+TEST_F(FitTest, AStepHookDoingThePlainStepTrainsBitwiseTheSame) {
+  PreparedData data = TinyData(/*validation=*/true);
+  auto run = [&](int variant) {
+    Sequential model = SmallModel(5);
+    auto loss = MakeMse();
+    auto opt = MakeOptimizer({.kind = "sgd", .lr = 0.01, .momentum = 0.9});
+    FitOptions o{.epochs = 3, .batch_size = 8};
+    Tensor grad;
+    if (variant > 0) {
+      o.step = [&](const Tensor& x, const Tensor& y) {
+        const Tensor& pred = model.Forward(x, /*training=*/true);
+        FitStepResult r{.loss = loss->Compute(pred, y, grad)};
+        model.Backward(grad);
+        return r;
+      };
+      o.evaluate = [&](const Dataset& set) {
+        return Evaluate(model, *loss, set, data.target_scaler);
+      };
+      o.parameters = model.Parameters();
+    }
+    FitResult r = variant == 2 ? Fit(*opt, data, o) : Fit(model, *loss, *opt, data, o);
+    EXPECT_EQ(r.history.size(), 3u);
+    EXPECT_EQ(r.history.back().eval_name, "validation");
+    return Take(model);
+  };
+  const Snapshot plain = run(0);
+  ExpectBitwiseEqual(plain, run(1));
+  ExpectBitwiseEqual(plain, run(2));
+}
+
+TEST_F(FitTest, FitWithoutAModelNeedsTheHooks) {
+  PreparedData data = TinyData(false);
+  auto opt = MakeOptimizer({.kind = "sgd", .lr = 0.01});
+  EXPECT_THROW(Fit(*opt, data, FitOptions{.epochs = 1, .batch_size = 8}), Error);
+}
+
+// --- the validation split ------------------------------------------------------------------
 
 std::string WriteCsv(const std::string& name, int rows) {
   std::string path = std::string(JOULE_TEST_BINARY_DIR) + "/" + name;
@@ -399,73 +439,6 @@ TEST_F(FitTest, ValidationSplitIsCarvedFromTrainingRowsAndSeeded) {
   EXPECT_EQ(std::memcmp(again.validation.y.raw(), p.validation.y.raw(), p.validation.y.nbytes()),
             0);
   EXPECT_EQ(PrepareData(csv, "y", "regression", 7, 0).validation.rows(), 0);
-}
-
-TEST_F(FitTest, RunJobSaysWhenTheTargetIsNeverReached) {
-  JobConfig c;
-  c.data = WriteCsv("fit_test_job.csv", 80);
-  c.target = "y";
-  c.task = "regression";
-  c.epochs = 3;
-  c.batch_size = 16;
-  c.threads = 1;
-  c.validation_fraction = 0.2;
-  c.target_metric.value = 1e-9;  // an rmse no model reaches
-  c.loss = "annealed-huber";
-  JobResult r = RunJob(c, nullptr);
-  EXPECT_EQ(r.epochs, 3);
-  EXPECT_EQ(r.stop_reason, StopReason::kEpochLimit);
-  ASSERT_TRUE(r.target_reached.has_value());
-  EXPECT_FALSE(*r.target_reached);
-  bool said = false;
-  for (const std::string& n : r.notes)
-    said = said || n.find("not reached in 3 epochs") != std::string::npos;
-  EXPECT_TRUE(said);
-  EXPECT_EQ(r.eval_name, "holdout");
-  EXPECT_EQ(r.final_eval.rows, 16);
-  // Metered by default on whatever this machine has; the method says which.
-  EXPECT_FALSE(r.energy_method.empty());
-  EXPECT_GE(r.energy_j, 0);
-  EXPECT_THAT(r.intensity_source, HasSubstr("world average"));
-}
-
-TEST_F(FitTest, BadConfigsNameTheFieldBeforeAnyDataIsRead) {
-  auto expect_error = [](const std::function<void(JobConfig&)>& set, const std::string& field) {
-    JobConfig c;
-    c.data = "/nonexistent/never-read.csv";
-    set(c);
-    try {
-      RunJob(c, nullptr);
-      ADD_FAILURE() << "no Error for " << field;
-    } catch (const Error& e) {
-      EXPECT_THAT(e.what(), HasSubstr(field));
-      EXPECT_THAT(e.what(), ::testing::Not(HasSubstr("never-read")));
-    }
-  };
-  expect_error([](JobConfig& c) { c.budget.energy_j = -5; }, "budget.energy_j");
-  expect_error([](JobConfig& c) { c.budget.co2_g = 0; }, "budget.co2_g");
-  expect_error([](JobConfig& c) { c.lr_schedule = "linear"; }, "lr_schedule");
-  expect_error(
-      [](JobConfig& c) {
-        c.early_stopping.enabled = true;
-        c.early_stopping.patience = -1;
-      },
-      "early_stopping.patience");
-  expect_error([](JobConfig& c) { c.validation_fraction = 1.5; }, "validation_fraction");
-  expect_error([](JobConfig& c) { c.checkpoint.every_epochs = 2; }, "checkpoint.dir");
-  expect_error(
-      [](JobConfig& c) {
-        c.loss = "annealed-huber";
-        c.annealed_huber.per = "batch";
-      },
-      "annealed_huber.per");
-  expect_error(
-      [](JobConfig& c) {
-        c.budget.energy_j = 100;
-        c.metering.enabled = false;
-      },
-      "metering.enabled");
-  expect_error([](JobConfig& c) { c.target_metric.value = std::nan(""); }, "target_metric.value");
 }
 
 }  // namespace

@@ -39,5 +39,48 @@ TEST(ModelMetadata, NoNormalizerGivesAnEmptyOne) {
   EXPECT_TRUE(ReadNormalizer(nlohmann::json::object(), 5).mean.empty());
 }
 
+TEST(ModelMetadata, RoundTripKeepsEveryFieldAndUnknownKeys) {
+  ModelMetadata m;
+  m.data = "t.csv";
+  m.target = "y";
+  m.task = "regression";
+  m.model = "mlp";
+  m.loss = "huber";
+  m.precision = "bf16";
+  m.epochs = 7;
+  m.seed = 42;
+  m.eval_name = "holdout";
+  m.target_scaler = TargetScaler{2.5f, 0.5f};
+  m.SetNormalizer(Normalizer{{1, 2, 3}, {1, 1, 2}});
+  m.compression = "int8-ptq";
+  m.extra = {{"quantization", {{"samples", 512}}}};
+  const nlohmann::json j = m.ToJson();
+  EXPECT_EQ(j["loss"], "huber");
+  EXPECT_EQ(j["target_mean"], 2.5);
+  EXPECT_EQ(j["quantization"]["samples"], 512);
+  ModelMetadata back = ModelMetadata::FromJson(j);
+  EXPECT_EQ(back.ToJson(), j);
+  EXPECT_EQ(back.seed, 42u);
+  ASSERT_TRUE(back.target_scaler.has_value());
+  EXPECT_EQ(back.target_scaler->stddev, 0.5f);
+  EXPECT_EQ(back.FeatureNormalizer(3).stddev, (std::vector<float>{1, 1, 2}));
+  EXPECT_THROW(back.FeatureNormalizer(4), Error);
+}
+
+TEST(ModelMetadata, DefaultsForAnOldOrEmptyFileAndTypedErrors) {
+  ModelMetadata m = ModelMetadata::FromJson(nlohmann::json::object());
+  EXPECT_EQ(m.task, "classification");
+  EXPECT_EQ(m.loss, "cross-entropy");
+  EXPECT_EQ(m.seed, 1u);
+  EXPECT_FALSE(m.target_scaler.has_value());
+  EXPECT_TRUE(m.FeatureNormalizer(784).mean.empty());
+  try {
+    ModelMetadata::FromJson({{"seed", "one"}});
+    ADD_FAILURE() << "no Error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("\"seed\""), std::string::npos) << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace joule

@@ -1,11 +1,12 @@
 // joule/compress/distill.hpp: knowledge distillation (a small student trained
-// on a teacher's softened outputs) and the compact training loop it shares
-// with early-exit training (joule/compress/early_exit.hpp).
+// on a teacher's softened outputs) and the training options and results it
+// shares with early-exit training (joule/compress/early_exit.hpp).
 //
-// Fit (joule/train.hpp) hands the loss only the model's output and the
-// labels; distillation also needs the teacher's logits for the same rows, so
-// these models are trained by a loop of their own: BatchIterator + Optimizer,
-// cosine learning rate, one evaluation per epoch, metered as a whole.
+// Fit's plain step hands the loss only the model's output and the labels;
+// distillation also needs the teacher's logits for the same rows, and early
+// exit trains several heads. So both train with Fit (joule/train.hpp) through
+// its step hook: their step computes forward, loss and backward, Fit does the
+// rest (batches, a cosine learning rate, one evaluation per epoch, the meter).
 //
 // Nothing here is thread safe: one run is driven by one thread.
 #pragma once
@@ -52,7 +53,7 @@ class DistillationLoss final : public Loss {
 };
 
 // ---------------------------------------------------------------------------
-// The training loop of the compression methods.
+// Training the compression methods' models (on Fit, see above).
 
 struct CompressEpochStats {
   int epoch = 0;              // 1-based
@@ -81,9 +82,8 @@ struct CompressTrainResult {
   std::int64_t steps = 0;
   double seconds = 0;  // the whole run, evaluations included
   // The run's energy attributed to this process, with its method label
-  // ("estimated:tdp-model" without sensors); 0 and "" when not metered.
-  double energy_j = 0;
-  std::string energy_method;
+  // ("estimated:tdp-model" without sensors); metered() false when not metered.
+  EnergyReport energy;
 };
 
 // ---------------------------------------------------------------------------

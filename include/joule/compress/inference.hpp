@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "joule/energy_report.hpp"
 #include "joule/nn.hpp"
 #include "joule/train.hpp"
 
@@ -63,9 +64,9 @@ struct InferenceBenchResult {
   double latency_p50_ms = 0, latency_p99_ms = 0;  // batch 1
   double throughput_per_s = 0;                    // batch throughput_batch
   double j_per_1000 = 0;                          // over the throughput run
-  std::string energy_method;                      // "estimated:tdp-model", ...
-  std::int64_t size_bytes = 0;                    // on disk (0 for in-memory models)
-  double macs_per_sample = 0;                     // over the accuracy pass
+  EnergyReport energy;          // the throughput run; metered() false when not metered
+  std::int64_t size_bytes = 0;  // on disk (0 for in-memory models)
+  double macs_per_sample = 0;   // over the accuracy pass
   double full_macs_per_sample = 0;
   std::int64_t parameters = 0;
 };

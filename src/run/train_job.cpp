@@ -1,28 +1,10 @@
 // A whole training job: validate the config, load the data, build the model,
 // the loss, the optimizer and the callbacks, train, evaluate, save.
-#include <cmath>
-#include <cstdio>
-
-#include "joule/train.hpp"
+#include "joule/run.hpp"
 #include "joule/util.hpp"
 
 namespace joule {
 namespace {
-
-std::string Num(double value) {
-  char buffer[32];
-  std::snprintf(buffer, sizeof(buffer), "%g", value);
-  return buffer;
-}
-
-[[noreturn]] void Bad(const std::string& field, const std::string& value, const std::string& want) {
-  throw Error(field + " = " + value + ": " + want);
-}
-
-bool IsRegressionLoss(const std::string& name) {
-  return name == "mse" || name == "mae" || name == "huber" || name == "log-cosh" ||
-         name == "annealed-huber";
-}
 
 // The callbacks a config asks for, in RunJob's documented order. Constructing
 // them validates their options, so ValidateJobConfig builds them too.
@@ -66,73 +48,59 @@ JobCallbacks MakeJobCallbacks(const JobConfig& c, AnnealedHuberLoss* annealed) {
   return cb;
 }
 
-void ValidateMetering(const MeteringOptions& m) {
-  if (!(m.interval_s >= 0.01 && m.interval_s <= 3600)) {
-    Bad("metering.interval_s", Num(m.interval_s), "expected seconds in [0.01, 3600] (e.g. 0.5)");
-  }
-}
-
 }  // namespace
 
 void ValidateJobConfig(const JobConfig& c) {
-  if (c.epochs < 1) Bad("--epochs", std::to_string(c.epochs), "must be at least 1");
-  if (c.batch_size < 1) Bad("--batch", std::to_string(c.batch_size), "must be at least 1");
-  if (!(c.optimizer.lr > 0)) Bad("--lr", Num(c.optimizer.lr), "must be positive");
-  if (c.optimizer.momentum < 0 || c.optimizer.momentum >= 1) {
-    Bad("--momentum", Num(c.optimizer.momentum), "must be in [0, 1)");
+  if (std::optional<ConfigProblem> problem = FindConfigProblem(c)) {
+    throw Error(problem->Message());
   }
-  if (c.optimizer.weight_decay < 0) {
-    Bad("--weight-decay", Num(c.optimizer.weight_decay), "must be >= 0");
+}
+
+std::optional<ConfigProblem> TrainLayerProblem(const JobConfig& c) {
+  // The train layer's own checks, for what the schema cannot see; the schema
+  // has caught every range before, so these rarely speak.
+  try {
+    ParsePrecision(c.precision);
+    MakeOptimizer(c.optimizer);
+    MakeJobCallbacks(c, nullptr);
+  } catch (const Error& e) {
+    return ConfigProblem{"", "", e.what()};
   }
-  if (!(c.huber_delta > 0)) Bad("--huber-delta", Num(c.huber_delta), "must be positive");
-  if (!c.loss.empty() && c.loss != "cross-entropy" && !IsRegressionLoss(c.loss)) {
-    Bad("loss", "'" + c.loss + "'",
-        "expected cross-entropy (classification) or mse, mae, huber, log-cosh, annealed-huber "
-        "(regression)");
-  }
-  if (!(c.validation_fraction >= 0 && c.validation_fraction < 1)) {
-    Bad("validation_fraction", Num(c.validation_fraction),
-        "expected a fraction in [0, 1) of the training rows (e.g. 0.1; 0: none)");
-  }
-  if (c.checkpoint.every_epochs < 0) {
-    Bad("checkpoint.every_epochs", std::to_string(c.checkpoint.every_epochs),
-        "expected >= 0 (0: no checkpoints)");
-  }
-  if ((c.checkpoint.every_epochs > 0 || c.checkpoint.resume) && c.checkpoint.dir.empty()) {
-    Bad("checkpoint.dir", "''", "give the directory to write checkpoints to and resume from");
-  }
-  if (c.metering.enabled) {
-    ValidateMetering(c.metering);
-    // Resolving reads only the tables the options name; it fails here, before
-    // the data is loaded, for an unknown country or region.
-    CarbonModel::Resolve(c.metering.carbon, DataDir());
-  }
-  if ((c.budget.energy_j || c.budget.co2_g) && !c.metering.enabled) {
-    Bad("metering.enabled", "false", "a budget needs the meter: enable it or remove the budget");
-  }
-  ParsePrecision(c.precision);
-  MakeOptimizer(c.optimizer);
-  MakeJobCallbacks(c, nullptr);
+  return std::nullopt;
 }
 
 JobResult RunJob(const JobConfig& config, const std::function<void(const EpochStats&)>& on_epoch,
-                 const std::vector<Callback*>& extra_callbacks) {
-  ValidateJobConfig(config);
+                 const std::vector<Callback*>& extra_callbacks, const PreparedData* given,
+                 bool validated) {
+  // Validating resolves the carbon model; the meter then uses that one.
+  MeteringOptions metering = config.metering;
+  if (!validated) {
+    JobConfig checked = config;
+    if (std::optional<ConfigProblem> problem = ResolveJobConfig(checked)) {
+      throw Error(problem->Message());
+    }
+    metering = checked.metering;
+  }
   Precision precision = ParsePrecision(config.precision);
   std::unique_ptr<Optimizer> optimizer = MakeOptimizer(config.optimizer);
   SetNumThreads(config.threads);
 
-  PreparedData data =
-      PrepareData(config.data, config.target, config.task, config.seed, config.validation_fraction);
+  PreparedData loaded;
+  if (given == nullptr) {
+    loaded = PrepareData(config.data, config.target, config.task, config.seed,
+                         config.validation_fraction);
+  }
+  const PreparedData& data = given != nullptr ? *given : loaded;
   const bool classification = data.train.task == Task::kClassification;
   std::string loss_name = config.loss;
   if (loss_name.empty()) loss_name = classification ? "cross-entropy" : "mse";
   if (classification && loss_name != "cross-entropy") {
-    throw Error("--loss " + loss_name + " is a regression loss; classification uses cross-entropy");
+    throw Error("loss = \"" + loss_name +
+                "\": a regression loss; classification uses cross-entropy");
   }
   if (!classification && loss_name == "cross-entropy") {
     throw Error(
-        "--loss cross-entropy is a classification loss; regression uses mse, mae, huber, "
+        "loss = \"cross-entropy\": a classification loss; regression uses mse, mae, huber, "
         "log-cosh or annealed-huber");
   }
   std::unique_ptr<Loss> loss = MakeLoss(loss_name, config.huber_delta);
@@ -149,7 +117,7 @@ JobResult RunJob(const JobConfig& config, const std::function<void(const EpochSt
   options.seed = config.seed;
   options.callbacks = callbacks.List();
   for (Callback* c : extra_callbacks) options.callbacks.push_back(c);
-  options.metering = &config.metering;
+  options.metering = &metering;
   options.checkpoint = config.checkpoint;
   options.on_epoch = on_epoch;
 
@@ -171,13 +139,7 @@ JobResult RunJob(const JobConfig& config, const std::function<void(const EpochSt
   result.history = std::move(fit.history);
   result.epochs = static_cast<int>(result.history.size());
   result.steps = fit.steps;
-  result.energy_j = fit.energy_j;
-  result.energy_method = fit.energy_method;
-  result.energy_estimated = fit.energy_estimated;
-  result.co2_g = fit.co2_g;
-  result.intensity_g_per_kwh = fit.intensity_g_per_kwh;
-  result.intensity_source = fit.intensity_source;
-  result.pue = fit.pue;
+  result.energy = std::move(fit.energy);
   result.stop_reason = fit.stop_reason;
   result.stop_message = fit.stop_message;
   result.resumed_from_epoch = fit.resumed_from_epoch;
@@ -204,16 +166,19 @@ JobResult RunJob(const JobConfig& config, const std::function<void(const EpochSt
   }
 
   if (!config.save_dir.empty()) {
-    nlohmann::json meta = {
-        {"data", config.data},     {"target", config.target}, {"task", config.task},
-        {"model", config.model},   {"loss", loss_name},       {"precision", config.precision},
-        {"epochs", result.epochs}, {"seed", config.seed},     {"eval_name", data.eval_name}};
-    if (!classification) {
-      meta["target_mean"] = data.target_scaler.mean;
-      meta["target_stddev"] = data.target_scaler.stddev;
-    }
-    WriteNormalizer(data.normalizer, meta);
-    SaveModel(model, config.save_dir, meta);
+    ModelMetadata meta;
+    meta.data = config.data;
+    meta.target = config.target;
+    meta.task = config.task;
+    meta.model = config.model;
+    meta.loss = loss_name;
+    meta.precision = config.precision;
+    meta.epochs = result.epochs;
+    meta.seed = config.seed;
+    meta.eval_name = data.eval_name;
+    if (!classification) meta.target_scaler = data.target_scaler;
+    meta.SetNormalizer(data.normalizer);
+    SaveModel(model, config.save_dir, meta.ToJson());
   }
   return result;
 }

@@ -1,5 +1,7 @@
-// int8 layers (inference) and their quantization-aware-training stand-ins,
-// and the quantization arithmetic they share with joule/compress/quantize.
+// joule/nn_quantized.hpp: int8 layers (inference) and their
+// quantization-aware-training stand-ins, and the quantization arithmetic they
+// share with joule/compress/quantize. NN layer (src/nn/quantized_layers.cpp);
+// public because the compress layer builds and converts these layers.
 //
 //   QuantizeInput    f32 -> u8 with a per-tensor scale and zero point
 //   QuantizedLinear  u8 in, s8 weights (symmetric, per output channel), f32

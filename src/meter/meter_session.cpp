@@ -1,20 +1,21 @@
-#include "train/train_meter.hpp"
+// The meter session (see joule/meter_session.hpp).
+#include "joule/meter_session.hpp"
 
 #include <algorithm>
 #include <set>
 
 #include "joule/util.hpp"
 
-namespace joule::train_internal {
+namespace joule {
 namespace {
 
-EnergyFigures FiguresOf(const MeterReading& r) {
+SessionFigures FiguresOf(const MeterReading& r) {
   return {r.energy_j, r.operational_g + r.embodied_g};
 }
 
 }  // namespace
 
-TrainMeter::TrainMeter(const MeteringOptions& options)
+MeterSession::MeterSession(const MeteringOptions& options)
     : clock_(options.clock != nullptr ? options.clock : &Clock::System()),
       background_(options.background),
       interval_s_(options.interval_s) {
@@ -26,7 +27,11 @@ TrainMeter::TrainMeter(const MeteringOptions& options)
     sources = std::move(set.sources);
     warnings_ = std::move(set.warnings);
   }
-  carbon_ = CarbonModel::Resolve(options.carbon, DataDir());
+  if (options.resolved_carbon) {
+    carbon_ = *options.resolved_carbon;
+  } else {
+    carbon_ = CarbonModel::Resolve(options.carbon, DataDir());
+  }
   std::set<std::string> seen;
   for (const auto& source : sources) {
     bool counted = std::any_of(source->channels().begin(), source->channels().end(),
@@ -49,9 +54,9 @@ TrainMeter::TrainMeter(const MeteringOptions& options)
 
 // The sampling thread calls OnSample, which locks mutex_: stop it before the
 // members it touches are destroyed.
-TrainMeter::~TrainMeter() { meter_.reset(); }
+MeterSession::~MeterSession() { meter_.reset(); }
 
-void TrainMeter::Start() {
+void MeterSession::Start() {
   start_unix_s_ = clock_->UnixSeconds();
   meter_->Start();
 }
@@ -59,7 +64,7 @@ void TrainMeter::Start() {
 // Called with the meter's lock held, after every sample (background or ours).
 // A window shorter than half an interval (a sample we forced right after a
 // background one) would give a noisy power: /proc/stat counts in 10 ms ticks.
-void TrainMeter::OnSample(const MeterReading& r) {
+void MeterSession::OnSample(const MeterReading& r) {
   double now = clock_->MonotonicSeconds();
   double g_per_j = carbon_->OperationalGrams(1.0, r.end_unix_s, r.end_unix_s);
   std::lock_guard<std::mutex> lock(mutex_);
@@ -77,7 +82,7 @@ void TrainMeter::OnSample(const MeterReading& r) {
   g_per_j_ = g_per_j;
 }
 
-EnergyFigures TrainMeter::Estimate() {
+SessionFigures MeterSession::Estimate() {
   if (!background_) return Sample();
   double now = clock_->MonotonicSeconds();
   std::lock_guard<std::mutex> lock(mutex_);
@@ -85,12 +90,20 @@ EnergyFigures TrainMeter::Estimate() {
   return {last_energy_j_ + extra_j, last_co2_g_ + extra_j * g_per_j_};
 }
 
-EnergyFigures TrainMeter::Sample() { return FiguresOf(meter_->Read()); }
+SessionFigures MeterSession::Sample() { return FiguresOf(meter_->Read()); }
 
-EnergyFigures TrainMeter::Stop() {
-  MeterReading r = meter_->Stop();
+SessionFigures MeterSession::Stop() {
+  final_ = meter_->Stop();
   end_unix_s_ = clock_->UnixSeconds();
-  return FiguresOf(r);
+  return FiguresOf(final_);
 }
 
-}  // namespace joule::train_internal
+EnergyReport MeterSession::Report() const {
+  EnergyReport r = MakeEnergyReport(final_, &*carbon_);
+  // The sources' labels, also when no channel saw a joule yet.
+  r.method = method_;
+  r.estimated = estimated_;
+  return r;
+}
+
+}  // namespace joule

@@ -5,7 +5,7 @@
 #include <cstring>
 #include <filesystem>
 
-#include "joule/train.hpp"
+#include "joule/run.hpp"
 
 namespace joule {
 namespace {

@@ -1,0 +1,142 @@
+// Runs read back for people and other tools: the CodeCarbon row of a run and
+// the comparison of several runs.
+#include <cmath>
+#include <limits>
+
+#include "joule/run_record.hpp"
+#include "joule/util.hpp"
+
+namespace joule {
+namespace {
+
+constexpr double kJoulesPerKwh = 3.6e6;
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+double Ratio(double value, double base) { return base != 0 ? value / base : kNaN; }
+
+std::optional<double> Accuracy(const RunRecord& run) {
+  auto it = run.metrics.find("accuracy");
+  if (it == run.metrics.end() || !it->is_number()) return std::nullopt;
+  return it->get<double>();
+}
+
+nlohmann::json NumberOrNull(double value) {
+  return std::isfinite(value) ? nlohmann::json(value) : nlohmann::json(nullptr);
+}
+
+}  // namespace
+
+CodeCarbonRow RunToCodeCarbonRow(const RunRecord& record) {
+  const EnergyReport& e = record.energy;
+  const HostRecord& host = record.host;
+  CodeCarbonRow row;
+  row.timestamp = CodeCarbonTimestamp(e.end_unix_s > 0 ? e.end_unix_s : record.end_unix_s);
+  auto project = record.config.find("project_name");
+  row.project_name = project != record.config.end() && project->is_string()
+                         ? project->get<std::string>()
+                         : "joule";
+  // CodeCarbon's run_id is a UUID; the run's 12 hex digits fit its last group,
+  // so the row still names the run `joule runs show` knows.
+  row.run_id = record.id.size() == 12 ? "00000000-0000-4000-8000-" + record.id : record.id;
+  row.duration = e.duration_s;
+  // CodeCarbon's emissions are operational only (energy_consumed x
+  // intensity); embodied carbon has no column and stays in the JSON forms.
+  row.emissions = e.operational_g / 1000.0;
+  row.emissions_rate = e.duration_s > 0 ? row.emissions / e.duration_s : 0.0;
+  auto fill = [&](Component c, std::optional<double>* power_w, std::optional<double>* energy_kwh) {
+    for (const ComponentReport& component : e.components) {
+      if (component.component != c) continue;
+      *power_w = e.duration_s > 0 ? component.energy_j / e.duration_s : 0.0;
+      // CodeCarbon multiplies every energy figure by the PUE before writing it.
+      *energy_kwh = component.energy_j / kJoulesPerKwh * e.pue;
+    }
+  };
+  fill(Component::kCpu, &row.cpu_power, &row.cpu_energy);
+  fill(Component::kGpu, &row.gpu_power, &row.gpu_energy);
+  fill(Component::kRam, &row.ram_power, &row.ram_energy);
+  row.energy_consumed = e.energy_j / kJoulesPerKwh * e.pue;
+  row.country_name = e.country_name;
+  row.country_iso_code = e.country_iso;
+  row.region = e.region;
+  row.cloud_provider = e.cloud_provider;
+  row.cloud_region = e.cloud_region;
+  row.os = host.os;
+  if (host.cpu_count > 0) row.cpu_count = host.cpu_count;
+  row.cpu_model = host.cpu_model;
+  if (host.gpu_count > 0) {
+    row.gpu_count = host.gpu_count;
+    row.gpu_model = host.gpu_model;
+  }
+  if (host.ram_total_bytes > 0) {
+    row.ram_total_size = host.ram_total_bytes / 1e9;
+    if (host.ram_used_bytes > 0) {
+      row.ram_utilization_percent = 100 * host.ram_used_bytes / host.ram_total_bytes;
+      row.ram_used_gb = host.ram_used_bytes / 1e9;
+    }
+  }
+  row.tracking_mode = e.attribution == Attribution::kProcessTree ? "process" : "machine";
+  row.cpu_utilization_percent = 100 * e.machine_load;
+  row.on_cloud = e.cloud_provider.empty() ? "N" : "Y";
+  row.pue = e.pue;
+  return row;
+}
+
+std::string RunsToCodeCarbonCsv(const std::vector<RunRecord>& runs) {
+  std::string csv;
+  for (const std::string& column : CodeCarbonColumns()) {
+    csv += (csv.empty() ? "" : ",") + column;
+  }
+  csv += "\n";
+  for (const RunRecord& run : runs) csv += FormatCodeCarbonLine(RunToCodeCarbonRow(run));
+  return csv;
+}
+
+std::vector<RunComparison> CompareRuns(const std::vector<RunRecord>& runs) {
+  if (runs.empty()) throw Error("compare: give at least one run id");
+  std::vector<RunComparison> rows;
+  for (const RunRecord& run : runs) {
+    RunComparison row;
+    row.id = run.id;
+    row.kind = run.kind;
+    row.name = run.name;
+    row.method = run.energy.method;
+    row.status = run.status;
+    row.energy_j = run.energy.energy_j;
+    row.co2_g = run.energy.co2_g();
+    row.duration_s = run.energy.duration_s > 0 ? run.energy.duration_s
+                                               : std::max(0.0, run.end_unix_s - run.start_unix_s);
+    row.accuracy = Accuracy(run);
+    rows.push_back(row);
+  }
+  const RunComparison& base = rows.front();
+  for (RunComparison& row : rows) {
+    row.energy_ratio = Ratio(row.energy_j, base.energy_j);
+    row.co2_ratio = Ratio(row.co2_g, base.co2_g);
+    row.time_ratio = Ratio(row.duration_s, base.duration_s);
+    row.accuracy_ratio =
+        row.accuracy && base.accuracy ? Ratio(*row.accuracy, *base.accuracy) : kNaN;
+  }
+  return rows;
+}
+
+nlohmann::json RunComparisonsToJson(const std::vector<RunComparison>& rows) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const RunComparison& row : rows) {
+    out.push_back({{"id", row.id},
+                   {"kind", row.kind},
+                   {"name", row.name},
+                   {"status", RunStatusName(row.status)},
+                   {"method", row.method},
+                   {"energy_j", row.energy_j},
+                   {"co2_g", row.co2_g},
+                   {"duration_s", row.duration_s},
+                   {"accuracy", row.accuracy ? nlohmann::json(*row.accuracy) : nullptr},
+                   {"energy_ratio", NumberOrNull(row.energy_ratio)},
+                   {"co2_ratio", NumberOrNull(row.co2_ratio)},
+                   {"time_ratio", NumberOrNull(row.time_ratio)},
+                   {"accuracy_ratio", NumberOrNull(row.accuracy_ratio)}});
+  }
+  return out;
+}
+
+}  // namespace joule

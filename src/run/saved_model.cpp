@@ -1,0 +1,81 @@
+// A saved model put to work: its evaluation data prepared the way it was
+// trained (ModelMetadata's standardisation), evaluated (`joule eval`) or
+// benchmarked for inference (`joule bench-infer`).
+#include "joule/run.hpp"
+#include "joule/util.hpp"
+
+namespace joule {
+
+Dataset LoadDataForModel(const ModelMetadata& meta, const std::string& data,
+                         const std::string& target_override, TargetScaler* scaler) {
+  const std::string target = target_override.empty() ? meta.target : target_override;
+  // CSV models carry their feature and target standardisation; the whole
+  // file is evaluated through the same transforms the model was trained with.
+  Dataset d;
+  if (data.size() > 4 && data.substr(data.size() - 4) == ".csv") {
+    d = LoadCsv(data, target,
+                meta.task == "regression" ? Task::kRegression : Task::kClassification);
+    if (meta.target_scaler) {
+      *scaler = *meta.target_scaler;
+      scaler->Apply(d);
+    }
+  } else {
+    d = data == "mnist" ? LoadMnist(false) : LoadIdxDir(data, false);
+  }
+  Normalizer n;
+  try {
+    n = meta.FeatureNormalizer(d.features());
+  } catch (const Error& e) {
+    throw Error(data + ": " + e.what());
+  }
+  if (!n.mean.empty()) n.Apply(d);
+  return d;
+}
+
+SavedModelEval EvaluateSavedModel(const std::string& dir, const std::string& data,
+                                  const std::string& target) {
+  nlohmann::json json;
+  Sequential model = LoadModel(dir, &json);
+  const ModelMetadata meta = ModelMetadata::FromJson(json);
+  TargetScaler scaler;
+  Dataset d = LoadDataForModel(meta, data, target, &scaler);
+  std::unique_ptr<Loss> loss = MakeLoss(meta.loss);
+  SavedModelEval out;
+  out.task = d.task;
+  out.eval = Evaluate(model, *loss, d, scaler);
+  return out;
+}
+
+SavedModelBench BenchSavedModel(const std::string& dir, const std::string& data,
+                                const InferenceBenchOptions& options,
+                                const std::function<void(std::int64_t rows)>& on_loaded,
+                                const LedgerTarget& ledger) {
+  std::unique_ptr<InferenceModel> model = LoadInferenceModel(dir);
+  // Recorded from here: a model that cannot be loaded is bad input, not a run.
+  RunRecorder recorder(ledger, RunHeader("bench-infer", dir,
+                                         {{"model", dir},
+                                          {"data", data},
+                                          {"latency_samples", options.latency_samples},
+                                          {"throughput_batch", options.throughput_batch},
+                                          {"throughput_seconds", options.throughput_seconds}}));
+  SavedModelBench out;
+  out.kind = model->kind();
+  TargetScaler scaler;
+  Dataset d = LoadDataForModel(ReadModelMetadata(dir), data, "", &scaler);
+  if (d.task != Task::kClassification) {
+    throw Error(dir + ": bench-infer measures classifiers; this model is a regressor");
+  }
+  if (on_loaded) on_loaded(d.rows());
+  out.bench = BenchInference(*model, d, options);
+  out.bench.size_bytes = DirectorySize(dir);
+  recorder.Finish(RunStatus::kCompleted, "", out.bench.energy,
+                  {{"accuracy", out.bench.accuracy},
+                   {"latency_p50_ms", out.bench.latency_p50_ms},
+                   {"latency_p99_ms", out.bench.latency_p99_ms},
+                   {"throughput_per_s", out.bench.throughput_per_s},
+                   {"j_per_1000", out.bench.j_per_1000},
+                   {"size_bytes", out.bench.size_bytes}});
+  return out;
+}
+
+}  // namespace joule
