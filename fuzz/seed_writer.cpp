@@ -131,8 +131,7 @@ int main(int argc, char** argv) {
   fs::remove_all(dir);
   train_internal::WriteCheckpoint(dir.string(), state, run.model, *run.optimizer, run.callbacks);
   fs::copy_file(train_internal::CheckpointPath(dir.string(), 1),
-                corpus / "checkpoint" / "epoch1.safetensors",
-                fs::copy_options::overwrite_existing);
+                corpus / "checkpoint" / "epoch1.safetensors", fs::copy_options::overwrite_existing);
   fs::remove_all(dir);
   return 0;
 }
