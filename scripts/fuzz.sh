@@ -61,7 +61,11 @@ if [[ $build_first -eq 1 && ! -f "$build/build.ninja" ]]; then
     -DCMAKE_BUILD_TYPE=None -DCMAKE_C_FLAGS=-O1 -DCMAKE_CXX_FLAGS=-O1 \
     -DJOULE_BUILD_TESTS=OFF -DJOULE_BUILD_BENCH=OFF >/dev/null
 fi
-[[ $build_first -eq 1 ]] && ninja -C "$build" "${targets[@]/%/_fuzz}" >/dev/null
+if [[ $build_first -eq 1 ]] && ! ninja -C "$build" "${targets[@]/%/_fuzz}" >"$build/fuzz-build.log" 2>&1; then
+  tail -n 40 "$build/fuzz-build.log"
+  echo "fuzz.sh: the build failed (log: $build/fuzz-build.log)" >&2
+  exit 2
+fi
 
 work="$build/fuzz-work"
 # oneDNN and the readers need one thread; more would only steal the next
