@@ -55,13 +55,20 @@ done
 [[ ${#targets[@]} -eq 0 ]] && targets=("${targets_all[@]}")
 
 build=build-fuzz
-[[ $build_first -eq 1 ]] && scripts/setup.sh --ci
+if ! command -v clang++ >/dev/null || ! compgen -G "/usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a" >/dev/null; then
+  echo "fuzz.sh: needs clang and libFuzzer: scripts/setup.sh --ci installs them" >&2
+  exit 2
+fi
 if [[ $build_first -eq 1 && ! -f "$build/build.ninja" ]]; then
   CC=clang CXX=clang++ cmake -S . -B "$build" -G Ninja -DJOULE_FUZZ=ON \
     -DCMAKE_BUILD_TYPE=None -DCMAKE_C_FLAGS=-O1 -DCMAKE_CXX_FLAGS=-O1 \
     -DJOULE_BUILD_TESTS=OFF -DJOULE_BUILD_BENCH=OFF >/dev/null
 fi
-[[ $build_first -eq 1 ]] && ninja -C "$build" "${targets[@]/%/_fuzz}" >/dev/null
+if [[ $build_first -eq 1 ]] && ! ninja -C "$build" "${targets[@]/%/_fuzz}" >"$build/fuzz-build.log" 2>&1; then
+  tail -n 40 "$build/fuzz-build.log"
+  echo "fuzz.sh: the build failed (log: $build/fuzz-build.log)" >&2
+  exit 2
+fi
 
 work="$build/fuzz-work"
 # oneDNN and the readers need one thread; more would only steal the next
