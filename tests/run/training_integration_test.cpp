@@ -98,9 +98,14 @@ TEST(MnistTraining, CnnReaches99PercentWithin10Epochs) {
   c.optimizer.kind = "sgd";
   c.optimizer.lr = 0.05;
   c.optimizer.momentum = 0.9;
+  // The claim is "within 10 epochs": stop at the first epoch that reaches it
+  // (the target monitors the test set, as the claim does) instead of always
+  // paying for ten; the test used to be CI's slowest by far.
+  c.target_metric.value = 0.990;
   double best = 0;
   JobResult r = RunJob(c, [&](const EpochStats& s) { best = std::max(best, s.eval.accuracy); });
   EXPECT_GE(r.final_eval.accuracy, 0.990);
+  EXPECT_LE(r.epochs, 10);
 }
 
 TEST(MnistTraining, Bf16MlpMatchesF32WithinHalfAPoint) {
