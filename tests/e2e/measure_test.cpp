@@ -463,9 +463,13 @@ TEST(Measure, GrandchildrenAreFullyCounted) {
 
 TEST(Measure, AttachesToARunningProcessWithPid) {
   std::string dir = Dir("pid");
-  pid_t target = StartBurner("cpu 0.5 " + dir + "/target_cpu");
-  JouleRun r =
-      Joule({"measure", "--json", "--interval", "0.05", "--pid", std::to_string(target)}, dir);
+  // 1.5 s: the sanitizer build of joule takes ~0.3 s to start and attach.
+  pid_t target = StartBurner("cpu 1.5 " + dir + "/target_cpu");
+  // --no-ledger: this test is about attaching in time; opening the ledger
+  // first (slow under the sanitizers) would let the burner finish unseen.
+  JouleRun r = Joule(
+      {"measure", "--json", "--no-ledger", "--interval", "0.05", "--pid", std::to_string(target)},
+      dir);
   waitpid(target, nullptr, 0);  // joule saw it end as a zombie; reap it now
   ASSERT_EQ(r.exit_code, 0) << r.err;
   nlohmann::json j = Json(r);
