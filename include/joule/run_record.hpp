@@ -12,6 +12,7 @@
 // ledger sits below `run` (dependencies point down only).
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -19,6 +20,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "joule/energy_report.hpp"
@@ -202,9 +204,12 @@ struct LedgerTarget {
 // write that fails later (disk full, a lock held past the busy timeout) is
 // warned about once and ends the recording; it never stops the job.
 //
-// Thread-safe: the sample callback runs on the meter's sampling thread while
-// the command's thread appends epochs; one internal mutex orders them on the
-// recorder's own connection.
+// Thread-safe. Samples are queued and written by the recorder's own thread,
+// so the meter's sampling thread (which calls the callback with the meter's
+// lock held) never waits on the ledger: a sample costs it a queue push. A
+// sample still in the queue when the process is killed is lost; the ones
+// before it are kept. Epochs and the end are written on the caller's thread;
+// the end after every sample queued before it.
 class RunRecorder {
  public:
   using WarnFn = std::function<void(const std::string&)>;
@@ -215,6 +220,7 @@ class RunRecorder {
 
   // The run's id: the ledger's, or a NewRunId() when nothing is recorded.
   const std::string& id() const { return id_; }
+  // False with no ledger, and once a write has failed.
   bool recording() const;
 
   // For Meter::set_on_sample: appends SampleRowFromReading(reading). The
@@ -223,20 +229,28 @@ class RunRecorder {
   std::function<void(const MeterReading&)> SampleCallback();
   void AppendSample(const SampleRow& sample);
   void AppendEpoch(const EpochRow& epoch);
-  // Stores the end of the run; later calls do nothing.
+  // Writes the queued samples, then the end of the run; later calls do nothing.
   void Finish(RunStatus status, const std::string& message, const EnergyReport& energy,
               const nlohmann::json& metrics);
 
  private:
+  void WriteSamples();                 // the writer thread
+  void StopWriter();                   // drains the queue and joins the thread
   void Fail(const std::string& what);  // warns once and stops recording; mutex_ held
 
-  std::mutex mutex_;
+  mutable std::mutex mutex_;        // the connection and the fields below it
   std::unique_ptr<Ledger> ledger_;  // null: not recording
   std::string id_;
   WarnFn warn_;
   bool finished_ = false;
+  EnergyReport header_energy_;  // the labels, for an unfinished end
+
+  std::mutex queue_mutex_;  // the fields below
+  std::condition_variable queue_ready_;
+  std::vector<SampleRow> queue_;
   std::optional<SampleRow> last_sample_;
-  EnergyReport header_energy_;  // method and attribution, for an unfinished end
+  bool stopping_ = false;
+  std::thread writer_;
 };
 
 // ---------------------------------------------------------------------------

@@ -273,9 +273,11 @@ void SqliteLedger::OpenAndMigrate() {
   // ms on a busy machine). The log is checkpointed as it grows instead
   // (wal_autocheckpoint below).
   sqlite3_db_config(db_, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
+  // Primary codes only: the retry on a duplicate id looks for SQLITE_CONSTRAINT.
   sqlite3_extended_result_codes(db_, 0);
   // WAL: readers never block the writer, and a commit appends to the log
-  // without an fsync (synchronous=NORMAL), so a sample costs microseconds.
+  // without an fsync (synchronous=NORMAL), so a sample costs tens of
+  // microseconds, not an fsync.
   // A power cut may lose the last commits; a killed process loses nothing.
   Exec("PRAGMA journal_mode=WAL", "setting WAL mode");
   // Every process that opens the ledger first reads the whole log to rebuild
@@ -487,8 +489,6 @@ void SqliteLedger::FillFromLastSample(RunRecord& run) {
 
 std::vector<RunRecord> SqliteLedger::List(const RunFilter& filter) {
   std::string sql = std::string("SELECT ") + kRunColumns + " FROM runs WHERE 1";
-  std::vector<std::string> texts;
-  std::vector<double> numbers;
   if (!filter.kind.empty()) {
     if (filter.kind.back() == '.') {
       sql += " AND substr(kind, 1, length(?1)) = ?1";

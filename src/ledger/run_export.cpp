@@ -37,7 +37,8 @@ CodeCarbonRow RunToCodeCarbonRow(const RunRecord& record) {
                          : "joule";
   // CodeCarbon's run_id is a UUID; the run's 12 hex digits fit its last group,
   // so the row still names the run `joule runs show` knows.
-  row.run_id = record.id.size() == 12 ? "00000000-0000-4000-8000-" + record.id : record.id;
+  row.run_id = record.id;
+  if (record.id.size() == 12) row.run_id.insert(0, "00000000-0000-4000-8000-");
   row.duration = e.duration_s;
   // CodeCarbon's emissions are operational only (energy_consumed x
   // intensity); embodied carbon has no column and stays in the JSON forms.
@@ -76,7 +77,9 @@ CodeCarbonRow RunToCodeCarbonRow(const RunRecord& record) {
   }
   row.tracking_mode = e.attribution == Attribution::kProcessTree ? "process" : "machine";
   row.cpu_utilization_percent = 100 * e.machine_load;
-  row.on_cloud = e.cloud_provider.empty() ? "N" : "Y";
+  // A char, not a one-letter literal, which GCC 12 warns about in a false
+  // -Wrestrict.
+  row.on_cloud.assign(1, e.cloud_provider.empty() ? 'N' : 'Y');
   row.pue = e.pue;
   return row;
 }

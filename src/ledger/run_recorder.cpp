@@ -108,10 +108,13 @@ RunRecorder::RunRecorder(const LedgerTarget& target, const RunRecord& header, Wa
     ledger_.reset();
     id_ = NewRunId();
     warn_(std::string(e.what()) + "; this run is not recorded");
+    return;
   }
+  writer_ = std::thread([this] { WriteSamples(); });
 }
 
 RunRecorder::~RunRecorder() {
+  StopWriter();
   std::lock_guard<std::mutex> lock(mutex_);
   if (ledger_ == nullptr || finished_) return;
   // Unwound by an exception: keep what the samples said, and say it failed.
@@ -130,7 +133,10 @@ RunRecorder::~RunRecorder() {
   }
 }
 
-bool RunRecorder::recording() const { return ledger_ != nullptr; }
+bool RunRecorder::recording() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return ledger_ != nullptr;
+}
 
 void RunRecorder::Fail(const std::string& what) {
   warn_(what + "; recording of run " + id_ + " stops here, the job goes on");
@@ -142,14 +148,42 @@ std::function<void(const MeterReading&)> RunRecorder::SampleCallback() {
 }
 
 void RunRecorder::AppendSample(const SampleRow& sample) {
-  std::lock_guard<std::mutex> lock(mutex_);
+  std::lock_guard<std::mutex> lock(queue_mutex_);
   last_sample_ = sample;
-  if (ledger_ == nullptr || finished_) return;
-  try {
-    ledger_->AppendSample(id_, sample);
-  } catch (const Error& e) {
-    Fail(e.what());
+  if (!writer_.joinable() || stopping_) return;
+  queue_.push_back(sample);
+  queue_ready_.notify_one();
+}
+
+void RunRecorder::WriteSamples() {
+  std::vector<SampleRow> batch;
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(queue_mutex_);
+      queue_ready_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, and nothing left to write
+      batch.swap(queue_);
+    }
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (const SampleRow& sample : batch) {
+      if (ledger_ == nullptr || finished_) break;
+      try {
+        ledger_->AppendSample(id_, sample);
+      } catch (const Error& e) {
+        Fail(e.what());
+      }
+    }
+    batch.clear();
   }
+}
+
+void RunRecorder::StopWriter() {
+  {
+    std::lock_guard<std::mutex> lock(queue_mutex_);
+    stopping_ = true;
+  }
+  queue_ready_.notify_one();
+  if (writer_.joinable()) writer_.join();
 }
 
 void RunRecorder::AppendEpoch(const EpochRow& epoch) {
@@ -164,6 +198,7 @@ void RunRecorder::AppendEpoch(const EpochRow& epoch) {
 
 void RunRecorder::Finish(RunStatus status, const std::string& message, const EnergyReport& energy,
                          const nlohmann::json& metrics) {
+  StopWriter();  // the samples first, so the run's end follows its last sample
   std::lock_guard<std::mutex> lock(mutex_);
   if (finished_) return;
   finished_ = true;
