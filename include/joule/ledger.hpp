@@ -15,6 +15,9 @@
 #include <utility>
 #include <vector>
 
+#include "joule/carbon.hpp"
+#include "joule/meter.hpp"
+
 namespace joule {
 
 // ---------------------------------------------------------------------------
@@ -130,6 +133,12 @@ struct PromMetric {
 // or starts with "__", the type is unknown, or a family's samples are not
 // adjacent or disagree on help/type. Thread-safe (no shared state).
 std::string RenderPrometheusText(const std::vector<PromMetric>& metrics);
+
+// A meter reading as metrics: joule_energy_joules per counted channel (with
+// its method label), joule_machine_power_watts, joule_process_cpu_share,
+// joule_emissions_grams (with the intensity's source), joule_duration_seconds,
+// joule_samples_total and joule_estimated (1 when any figure is an estimate).
+std::vector<PromMetric> PrometheusMetrics(const MeterReading& reading, const CarbonModel& carbon);
 
 // Serves GET /metrics (Content-Type text/plain; version=0.0.4) with the result
 // of `render` from a background thread, until destroyed. `host_port` is

@@ -228,6 +228,11 @@ struct SensorSet {
 // cannot work without it); a missing sensor is never an error.
 SensorSet DiscoverSensors(const SensorOptions& options);
 
+// The default options with the environment's overrides of where sensors are
+// looked for: $JOULE_POWERCAP_DIR (RAPL) and $JOULE_NVML_LIBRARY (NVML), for
+// testing against fakes and for machines that keep them elsewhere.
+SensorOptions SensorOptionsFromEnvironment();
+
 // ---------------------------------------------------------------------------
 // Meter
 // ---------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 // that names every field once, with its type, range, default, help and
 // command-line flag, and drives both the recipe keys and the flags), recipes,
 // the training job (JobConfig -> RunJob -> JobResult) and the pipelines built
-// on it: the loss study and the main job (`joule demo`).
+// on it: the loss study and the main job (`joule demo`); the compression
+// jobs; and measuring a command (`joule measure`: MeasureJob -> RunMeasureJob).
 //
 // Run layer (src/run/*.cpp, library joule_run): above train, compress, meter
 // and ledger; below the command line, which only parses, calls these and
@@ -16,17 +17,21 @@
 #include <functional>
 #include <limits>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <variant>
 #include <vector>
 
+#include "joule/carbon.hpp"
 #include "joule/compress/distill.hpp"
 #include "joule/compress/early_exit.hpp"
 #include "joule/compress/inference.hpp"
 #include "joule/compress/prune.hpp"
 #include "joule/compress/quantize.hpp"
 #include "joule/energy_report.hpp"
+#include "joule/meter.hpp"
+#include "joule/meter_session.hpp"
 #include "joule/run_record.hpp"
 #include "joule/train.hpp"
 
@@ -195,6 +200,14 @@ std::optional<ConfigProblem> ResolveJobConfig(JobConfig& config);
 
 // Throws Error(problem->Message()) when FindConfigProblem finds one.
 void ValidateJobConfig(const JobConfig& config);
+
+// The metering fields alone (the schema's "metering" group: sensors' declared
+// figures, carbon location and intensity, PUE, embodied carbon, interval),
+// checked as FindConfigProblem checks them, then the carbon location
+// resolved and kept in metering.resolved_carbon (unless set already).
+// Problems name "metering.*" keys. For jobs that meter without training
+// (`joule measure`).
+std::optional<ConfigProblem> ResolveMeteringOptions(MeteringOptions& metering);
 
 // Validates, loads the data, builds the model from the seed, builds the
 // callbacks the config asks for (in this order: lr schedule, Huber delta,
@@ -549,5 +562,97 @@ struct DemoOptions {
 // end. Records the runs in options.ledger. Throws Error naming the recipe
 // file for a missing or bad recipe.
 DemoResult RunDemo(const DemoOptions& options);
+
+// ---------------------------------------------------------------------------
+// Measuring a command
+// ---------------------------------------------------------------------------
+
+// `joule measure`: a command run (or a running process attached to) and its
+// whole process tree metered until it ends, recorded in the ledger as a
+// "measure" run with every sample as it is taken.
+struct MeasureJob {
+  std::vector<std::string> command;  // run this; empty when attaching
+  int pid = 0;                       // or attach to this process (> 0)
+  // Sensors, attribution, carbon and the sampling interval ([0.01, 3600] s;
+  // measure samples every second unless told otherwise).
+  MeteringOptions metering = [] {
+    MeteringOptions m;
+    m.interval_s = 1.0;
+    return m;
+  }();
+  std::string csv;                     // append a CodeCarbon row to this file ("": none)
+  std::string samples;                 // write each sample to this file as JSON lines ("": none)
+  std::string prometheus;              // serve metrics on HOST:PORT while measuring ("": none)
+  std::string project_name = "joule";  // the CSV row's project_name
+  LedgerTarget ledger;                 // empty path: not recorded
+  // Each sensor warning, before the command starts; may be null.
+  std::function<void(const std::string&)> on_warning;
+};
+
+// What is wrong with a measure job before anything runs: keys "command",
+// "pid", "metering.interval_s", "csv" (a directory that does not exist, an
+// existing file that is not CodeCarbon's), then the metering fields
+// (ResolveMeteringOptions, which keeps the resolved carbon model in
+// job.metering). nullopt: it can run.
+std::optional<ConfigProblem> ResolveMeasureJob(MeasureJob& job);
+
+// The facts of a measured run besides the meter's reading.
+struct MeasureFacts {
+  std::vector<std::string> command;  // empty when attached
+  int pid = 0;                       // the attached process, else the child's
+  bool attached = false;
+  int exit_code = 0;        // the command's (128 + signal when killed)
+  std::string exit_text;    // "exit 0", "killed by signal 15 (Terminated)", "stopped by signal 2"
+  double interval_s = 1;    // as the meter took it
+  std::string run_id;       // the ledger's id, or a fresh one when not recorded
+  std::string ledger_path;  // "" when not recorded
+  std::vector<std::string> warnings;
+  std::vector<std::string> source_details;  // "method: detail", one per power source
+};
+
+struct MeasureResult {
+  MeterReading reading;
+  std::shared_ptr<const CarbonModel> carbon;
+  MeasureFacts facts;
+  RunRecord record;  // as recorded (status, energy, metrics)
+  // Output that failed after the command ran (it is not disturbed by them):
+  // the --samples writer's error, and the CSV append's. Empty when fine.
+  std::string samples_error, csv_error;
+};
+
+// The command could not be started (exec failed): nothing was measured and no
+// output file is left. exit_code() is 127 (not found) or 126 (not runnable),
+// as a shell gives.
+class CommandNotStarted : public Error {
+ public:
+  CommandNotStarted(const std::string& message, int exit_code)
+      : Error(message), exit_code_(exit_code) {}
+  int exit_code() const { return exit_code_; }
+
+ private:
+  int exit_code_;
+};
+
+// Runs the job: checks it (ResolveMeasureJob; throws Error with the problem's
+// Message()), discovers the sensors, begins the run in the ledger before the
+// command starts, serves Prometheus when asked, starts the command (or
+// watches the attached process) and meters its tree until it ends,
+// finishes the record and appends the CSV row. SIGINT and SIGTERM sent to the
+// process while it runs are forwarded to the command (attached: they stop the
+// measurement); the handlers stay installed. Measuring a command makes this
+// process a child subreaper, so orphaned descendants are counted.
+// Throws CommandNotStarted, or Error (Prometheus address, files).
+MeasureResult RunMeasureJob(MeasureJob job);
+
+// The summary for stderr: several lines ending in "\n", estimated figures
+// marked as such.
+std::string FormatMeasureSummary(const MeasureResult& result);
+
+// The summary as one JSON object (`joule measure --json`).
+nlohmann::json MeasureSummaryJson(const MeasureResult& result);
+
+// One record per sample (--samples): time, interval, share, and each
+// channel's power over the interval and totals so far.
+nlohmann::json MeasureSampleJson(const MeterReading& reading);
 
 }  // namespace joule

@@ -18,9 +18,7 @@ struct SensorsFlags {
 };
 
 void RunSensors(const SensorsFlags& f) {
-  SensorOptions options;
-  if (const char* nvml = std::getenv("JOULE_NVML_LIBRARY")) options.nvml_library = nvml;
-  if (const char* powercap = std::getenv("JOULE_POWERCAP_DIR")) options.powercap_dir = powercap;
+  SensorOptions options = SensorOptionsFromEnvironment();
   if (*f.cpu_tdp_opt) options.cpu_tdp_w = f.cpu_tdp_w;
   if (*f.ram_power_opt) options.ram_power_w = f.ram_power_w;
   SensorSet set = DiscoverSensors(options);

@@ -1,5 +1,6 @@
 // Chooses the sources for this machine so that no watt is counted twice:
 // one CPU source, one RAM source, GPUs apart, or a declared wall power alone.
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,13 @@ bool HasCounted(const PowerSource& source, Component component) {
 }
 
 }  // namespace
+
+SensorOptions SensorOptionsFromEnvironment() {
+  SensorOptions options;
+  if (const char* nvml = std::getenv("JOULE_NVML_LIBRARY")) options.nvml_library = nvml;
+  if (const char* powercap = std::getenv("JOULE_POWERCAP_DIR")) options.powercap_dir = powercap;
+  return options;
+}
 
 SensorSet DiscoverSensors(const SensorOptions& options) {
   SensorSet set;

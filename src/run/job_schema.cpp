@@ -441,6 +441,26 @@ std::string Join(const std::vector<std::string>& items, const char* sep) {
   return out;
 }
 
+// Resolving reads only the tables the options name; it fails here, before
+// any data is loaded, for an unknown country or region. The carbon layer names
+// the metering flags (the schema's flags): the message's first word finds the
+// key. The model is kept in `resolved`, so the run's meter does not read the
+// tables again.
+std::optional<ConfigProblem> ResolveCarbon(const CarbonOptions& carbon,
+                                           std::shared_ptr<const CarbonModel>& resolved) {
+  try {
+    resolved = std::make_shared<const CarbonModel>(CarbonModel::Resolve(carbon, DataDir()));
+  } catch (const Error& e) {
+    std::string message = e.what();
+    std::string key;
+    for (const JobField& f : JobSchema()) {
+      if (!f.flag.empty() && message.rfind(f.flag + " ", 0) == 0) key = f.key;
+    }
+    return ConfigProblem{key, "", message};
+  }
+  return std::nullopt;
+}
+
 // Cross-field checks, after every field passed the schema.
 std::optional<ConfigProblem> CrossFieldProblem(const JobConfig& c,
                                                std::shared_ptr<const CarbonModel>& resolved) {
@@ -453,22 +473,7 @@ std::optional<ConfigProblem> CrossFieldProblem(const JobConfig& c,
                          "a budget needs the meter: enable it or remove the budget"};
   }
   if (c.metering.enabled && !c.metering.resolved_carbon) {
-    // Resolving reads only the tables the options name; it fails here, before
-    // the data is loaded, for an unknown country or region. The carbon layer
-    // is shared with `joule measure` and names measure's flags, which are the
-    // schema's flags too: the message's first word finds the key.
-    try {
-      // Kept by ResolveJobConfig, so the run's meter does not read the tables again.
-      resolved =
-          std::make_shared<const CarbonModel>(CarbonModel::Resolve(c.metering.carbon, DataDir()));
-    } catch (const Error& e) {
-      std::string message = e.what();
-      std::string key;
-      for (const JobField& f : JobSchema()) {
-        if (!f.flag.empty() && message.rfind(f.flag + " ", 0) == 0) key = f.key;
-      }
-      return ConfigProblem{key, "", message};
-    }
+    if (std::optional<ConfigProblem> p = ResolveCarbon(c.metering.carbon, resolved)) return p;
   }
   // Last: the other problems are about the config alone, this one about its data.
   const bool csv = c.data.size() > 4 && c.data.compare(c.data.size() - 4, 4, ".csv") == 0;
@@ -597,22 +602,42 @@ std::string ConfigProblem::Message() const {
 
 namespace {
 
-// Every check, in order; a carbon model resolved on the way lands in `resolved`.
-std::optional<ConfigProblem> Check(const JobConfig& c,
-                                   std::shared_ptr<const CarbonModel>& resolved) {
+// The first field (of `group`, or every one when null) whose value the schema
+// refuses.
+std::optional<ConfigProblem> FieldProblem(const JobConfig& c, const char* group) {
   for (const JobField& f : JobSchema()) {
-    if (!f.recipe_key) continue;
+    if (!f.recipe_key || (group != nullptr && f.group != group)) continue;
     FieldValue v = f.get(c);
     // An empty string is "not set" (the default loss, monitor or path).
     if (std::holds_alternative<std::string>(v) && std::get<std::string>(v).empty()) continue;
     std::string what = CheckFieldValue(f, v);
     if (!what.empty()) return ConfigProblem{f.key, ShowFieldValue(v), what};
   }
+  return std::nullopt;
+}
+
+// Every check, in order; a carbon model resolved on the way lands in `resolved`.
+std::optional<ConfigProblem> Check(const JobConfig& c,
+                                   std::shared_ptr<const CarbonModel>& resolved) {
+  if (std::optional<ConfigProblem> p = FieldProblem(c, nullptr)) return p;
   if (std::optional<ConfigProblem> p = CrossFieldProblem(c, resolved)) return p;
   return TrainLayerProblem(c);
 }
 
 }  // namespace
+
+std::optional<ConfigProblem> ResolveMeteringOptions(MeteringOptions& metering) {
+  // The schema's fields read a JobConfig: check the options inside one.
+  JobConfig c;
+  c.metering = metering;
+  if (std::optional<ConfigProblem> p = FieldProblem(c, "metering")) return p;
+  if (!metering.resolved_carbon) {
+    std::shared_ptr<const CarbonModel> resolved;
+    if (std::optional<ConfigProblem> p = ResolveCarbon(metering.carbon, resolved)) return p;
+    metering.resolved_carbon = std::move(resolved);
+  }
+  return std::nullopt;
+}
 
 std::optional<ConfigProblem> FindConfigProblem(const JobConfig& c) {
   std::shared_ptr<const CarbonModel> resolved;

@@ -1,0 +1,359 @@
+// Measuring a command (`joule measure`): start it (or watch a running
+// process), meter its process tree until it ends, and record the run.
+//
+// Everything that can be wrong with the input is checked before the command
+// starts (ResolveMeasureJob), so bad input never runs the command and never
+// leaves an output file.
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <thread>
+
+#include "joule/ledger.hpp"
+#include "joule/run.hpp"
+#include "joule/util.hpp"
+
+namespace joule {
+namespace {
+
+// The child being measured, for the signal handler; 0 before it exists.
+std::atomic<pid_t> g_child{0};
+volatile sig_atomic_t g_stop_signal = 0;
+static_assert(std::atomic<pid_t>::is_always_lock_free, "the signal handler reads g_child");
+
+// SIGINT/SIGTERM sent to joule with kill(2) (si_code <= 0: SI_USER, SI_QUEUE,
+// SI_TKILL) are forwarded to the child. One typed at the terminal (Ctrl-C,
+// si_code SI_KERNEL) already reached the child, which is in the same
+// foreground process group, so forwarding it would deliver it twice.
+void OnTerminatingSignal(int sig, siginfo_t* info, void* /*context*/) {
+  g_stop_signal = sig;
+  pid_t child = g_child.load();
+  if (child > 0 && (info == nullptr || info->si_code <= 0)) kill(child, sig);
+}
+
+void InstallSignalHandlers() {
+  struct sigaction action;
+  std::memset(&action, 0, sizeof action);
+  action.sa_sigaction = OnTerminatingSignal;
+  action.sa_flags = SA_SIGINFO;  // no SA_RESTART: waitpid returns EINTR and we re-check
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+}
+
+// An existing CSV must already be a CodeCarbon file, or the row would be
+// refused after the command ran; refuse it before instead.
+std::optional<ConfigProblem> CsvTargetProblem(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    std::filesystem::path parent = std::filesystem::path(path).parent_path();
+    if (!parent.empty() && !std::filesystem::is_directory(parent)) {
+      return ConfigProblem{
+          "csv", path,
+          "directory " + parent.string() + " does not exist; create it or give another path"};
+    }
+    return std::nullopt;
+  }
+  std::string header;
+  std::getline(in, header);
+  if (!header.empty() && header.back() == '\r') header.pop_back();
+  if (header.empty()) return std::nullopt;
+  std::string expected;
+  for (const std::string& c : CodeCarbonColumns()) expected += (expected.empty() ? "" : ",") + c;
+  if (header == expected) return std::nullopt;
+  return ConfigProblem{"csv", path,
+                       "line 1 is not CodeCarbon's emissions.csv header (" +
+                           std::to_string(CodeCarbonColumns().size()) +
+                           " columns from 'timestamp' to 'wue'); give a new file or a "
+                           "CodeCarbon one"};
+}
+
+std::string ExitText(int status, int* exit_code) {
+  if (WIFEXITED(status)) {
+    *exit_code = WEXITSTATUS(status);
+    return "exit " + std::to_string(*exit_code);
+  }
+  if (WIFSIGNALED(status)) {
+    int sig = WTERMSIG(status);
+    *exit_code = 128 + sig;
+    return "killed by signal " + std::to_string(sig) + " (" + strsignal(sig) + ")";
+  }
+  *exit_code = 1;
+  return "ended with status " + std::to_string(status);
+}
+
+// Starts `command`; returns its PID once exec has succeeded. The CLOEXEC pipe
+// closes on a successful exec and carries errno back when it fails, so a
+// command that cannot start is reported as such and never measured.
+pid_t Spawn(const std::vector<std::string>& command) {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) throw Error(std::string("pipe2: ") + std::strerror(errno));
+  std::vector<char*> argv;
+  for (const std::string& word : command) argv.push_back(const_cast<char*>(word.c_str()));
+  argv.push_back(nullptr);
+  // SIGINT/SIGTERM stay blocked from before fork until g_child is set, so a
+  // signal sent to joule as the child starts is forwarded, not lost; one that
+  // came earlier (while joule was starting) is forwarded as soon as the child
+  // exists.
+  sigset_t terminating, previous;
+  sigemptyset(&terminating);
+  sigaddset(&terminating, SIGINT);
+  sigaddset(&terminating, SIGTERM);
+  sigprocmask(SIG_BLOCK, &terminating, &previous);
+  pid_t pid = fork();
+  if (pid < 0) {
+    int err = errno;
+    sigprocmask(SIG_SETMASK, &previous, nullptr);
+    close(fds[0]);
+    close(fds[1]);
+    throw Error(std::string("fork: ") + std::strerror(err));
+  }
+  if (pid == 0) {
+    // The command gets the default dispositions and the mask joule started with.
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    sigprocmask(SIG_SETMASK, &previous, nullptr);
+    close(fds[0]);
+    execvp(argv[0], argv.data());
+    int err = errno;
+    ssize_t ignored = write(fds[1], &err, sizeof err);
+    (void)ignored;
+    _exit(127);
+  }
+  g_child.store(pid);
+  if (int early = g_stop_signal; early != 0) kill(pid, early);
+  sigprocmask(SIG_SETMASK, &previous, nullptr);
+  close(fds[1]);
+  int err = 0;
+  ssize_t n;
+  do {
+    n = read(fds[0], &err, sizeof err);
+  } while (n < 0 && errno == EINTR);
+  close(fds[0]);
+  if (n == static_cast<ssize_t>(sizeof err)) {
+    g_child.store(0);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    throw CommandNotStarted("cannot run '" + command[0] + "': " + std::strerror(err),
+                            err == ENOENT ? 127 : 126);
+  }
+  return pid;
+}
+
+// Waits for `child`, reaping any orphaned descendants that this process (a
+// subreaper) inherits on the way, so their CPU time lands in our cutime.
+int WaitForChild(pid_t child) {
+  for (;;) {
+    int status = 0;
+    pid_t done = waitpid(-1, &status, 0);
+    if (done == child) return status;
+    if (done < 0 && errno == ECHILD) return 0;
+    // EINTR (a forwarded signal) or an orphan reaped: keep waiting.
+  }
+}
+
+bool ProcessEnded(int pid) {
+  if (kill(pid, 0) != 0 && errno == ESRCH) return true;
+  // A zombie whose parent has not reaped it yet is finished too.
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  std::size_t close = text.rfind(')');
+  return close == std::string::npos || (close + 2 < text.size() && text[close + 2] == 'Z');
+}
+
+std::string JoinWords(const std::vector<std::string>& words) {
+  std::string s;
+  for (const std::string& word : words) s += (s.empty() ? "" : " ") + word;
+  return s;
+}
+
+// The run as the ledger first sees it: the command line as its name, the
+// options that shape the figures as its config.
+RunRecord MeasureHeader(const MeasureJob& job,
+                        const std::vector<std::unique_ptr<PowerSource>>& sources,
+                        const CarbonModel& carbon) {
+  const MeteringOptions& m = job.metering;
+  RunRecord header;
+  header.kind = "measure";
+  header.name = job.pid != 0 ? "pid " + std::to_string(job.pid) : JoinWords(job.command);
+  header.config = {{"command", job.command},
+                   {"interval_s", m.interval_s},
+                   {"attribution", m.attribution == Attribution::kMachine ? "machine" : "process"},
+                   {"project_name", job.project_name}};
+  if (job.pid != 0) header.config["pid"] = job.pid;
+  if (m.sensors.cpu_tdp_w) header.config["cpu_tdp_w"] = *m.sensors.cpu_tdp_w;
+  if (m.sensors.ram_power_w) header.config["ram_power_w"] = *m.sensors.ram_power_w;
+  if (m.sensors.declared_power_w) header.config["power_w"] = *m.sensors.declared_power_w;
+  header.host = ReadHostRecord(sources);
+  header.energy = EnergyLabels(sources, m.attribution, &carbon);
+  return header;
+}
+
+}  // namespace
+
+std::optional<ConfigProblem> ResolveMeasureJob(MeasureJob& job) {
+  if (job.command.empty() && job.pid == 0) {
+    return ConfigProblem{"command", "",
+                         "missing command: give the command to measure after '--' (joule "
+                         "measure -- python train.py) or a running process with --pid N"};
+  }
+  if (!job.command.empty() && job.pid != 0) {
+    return ConfigProblem{"command", "", "give either a command after '--' or --pid N, not both"};
+  }
+  if (job.pid < 0)
+    return ConfigProblem{"pid", std::to_string(job.pid), "expected a process ID > 0"};
+  double interval = job.metering.interval_s;
+  if (!(interval >= 0.01 && interval <= 3600)) {
+    char shown[32];
+    std::snprintf(shown, sizeof shown, "%g", interval);
+    return ConfigProblem{"metering.interval_s", shown,
+                         "expected seconds between samples from 0.01 (10 ms) to 3600, e.g. "
+                         "--interval 0.1"};
+  }
+  if (std::optional<ConfigProblem> p = ResolveMeteringOptions(job.metering)) return p;
+  if (!job.csv.empty()) {
+    if (std::optional<ConfigProblem> p = CsvTargetProblem(job.csv)) return p;
+  }
+  return std::nullopt;
+}
+
+MeasureResult RunMeasureJob(MeasureJob job) {
+  // 1. Input, all of it, before anything runs.
+  if (std::optional<ConfigProblem> problem = ResolveMeasureJob(job)) {
+    throw Error(problem->Message());
+  }
+  MeasureResult result;
+  result.carbon = job.metering.resolved_carbon;
+  const CarbonModel& carbon = *result.carbon;
+  SensorSet set = DiscoverSensors(job.metering.sensors);
+
+  MeasureFacts& run = result.facts;
+  run.command = job.command;
+  run.attached = job.pid != 0;
+  run.warnings = set.warnings;
+  for (const auto& source : set.sources) {
+    run.source_details.push_back(std::string(source->method()) + ": " + source->detail());
+  }
+
+  MeterOptions options;
+  options.attribution = job.metering.attribution;
+  RunRecord& record = result.record;
+  record = MeasureHeader(job, set.sources, carbon);
+  // Declared before the meter, whose sampling thread writes to it, so that it
+  // outlives the thread; begun once the input has passed every check.
+  std::optional<RunRecorder> recorder;
+  // Measuring a command: the tree is this process's children (the command
+  // and what it starts), not this process. Attaching: the target and its
+  // descendants.
+  options.root_pid = job.pid != 0 ? job.pid : static_cast<int>(getpid());
+  options.count_root_cpu = job.pid != 0;
+  options.interval_s = job.metering.interval_s;
+  options.carbon = carbon;
+  Meter meter(std::move(set.sources), options);
+  run.interval_s = meter.interval_s();
+
+  // The run is in the ledger before the command starts, so that whatever
+  // happens from here on, the samples taken are kept. Opened before the
+  // Prometheus server starts, so that opening it does not widen the time in
+  // which a scrape finds the meter not yet started.
+  recorder.emplace(job.ledger, record);
+  record.id = run.run_id = recorder->id();
+  if (recorder->recording()) run.ledger_path = job.ledger.path;
+  std::unique_ptr<PrometheusServer> prometheus;
+  if (!job.prometheus.empty()) {
+    try {
+      prometheus = std::make_unique<PrometheusServer>(job.prometheus, [&meter, &carbon] {
+        return RenderPrometheusText(PrometheusMetrics(meter.Last(), carbon));
+      });
+    } catch (const Error& e) {
+      recorder->Finish(RunStatus::kFailed, e.what(), record.energy, nlohmann::json::object());
+      throw;
+    }
+  }
+  if (job.on_warning) {
+    for (const std::string& w : run.warnings) job.on_warning(w);
+  }
+
+  // 2. Run and measure.
+  std::unique_ptr<JsonLinesWriter> samples;
+  if (!job.samples.empty()) samples = std::make_unique<JsonLinesWriter>(job.samples);
+  std::string& sample_error = result.samples_error;
+  meter.set_on_sample([writer = samples.get(), &sample_error, &recorder](const MeterReading& r) {
+    recorder->AppendSample(SampleRowFromReading(r));
+    if (writer == nullptr || !sample_error.empty()) return;
+    try {
+      writer->Write(MeasureSampleJson(r));
+    } catch (const Error& e) {
+      sample_error = e.what();  // reported after the run; the command is not disturbed
+    }
+  });
+  InstallSignalHandlers();
+  if (job.pid == 0) prctl(PR_SET_CHILD_SUBREAPER, 1);
+  meter.Start();
+  if (job.pid == 0) {
+    pid_t child;
+    try {
+      child = Spawn(job.command);
+    } catch (...) {
+      // The command never ran: leave no output behind.
+      meter.Stop();
+      samples.reset();
+      if (!job.samples.empty()) std::remove(job.samples.c_str());
+      recorder->Finish(RunStatus::kFailed, "the command could not be started", record.energy,
+                       nlohmann::json::object());
+      throw;
+    }
+    run.pid = child;
+    int status = WaitForChild(child);
+    g_child.store(0);
+    run.exit_text = ExitText(status, &run.exit_code);
+  } else {
+    run.pid = job.pid;
+    while (g_stop_signal == 0 && !ProcessEnded(job.pid)) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    run.exit_text =
+        g_stop_signal != 0 ? "stopped by signal " + std::to_string(g_stop_signal) : "process ended";
+  }
+  result.reading = meter.Stop();
+  prometheus.reset();
+  samples.reset();
+  const MeterReading& reading = result.reading;
+  record.energy = MakeEnergyReport(reading, &carbon);
+  record.start_unix_s = reading.start_unix_s;
+  record.end_unix_s = reading.end_unix_s;
+  record.metrics = {{"exit_code", run.exit_code}};
+  if (run.exit_code == 0 && !(job.pid != 0 && g_stop_signal != 0)) {
+    record.status = RunStatus::kCompleted;
+  } else {
+    record.status = g_stop_signal != 0 ? RunStatus::kStopped : RunStatus::kFailed;
+    record.message = run.exit_text;
+  }
+  recorder->Finish(record.status, record.message, record.energy, record.metrics);
+
+  // 3. The CodeCarbon row, from the record, so that --csv and `joule runs
+  // export` agree.
+  if (!job.csv.empty()) {
+    try {
+      AppendCodeCarbonCsv(job.csv, RunToCodeCarbonRow(record));
+    } catch (const Error& e) {
+      result.csv_error = e.what();
+    }
+  }
+  return result;
+}
+
+}  // namespace joule
