@@ -146,10 +146,13 @@ class Ledger {
   // obtained) and returns the new id. The header's
   // start_unix_s, pid and joule_version default to now, getpid() and this
   // build's version when 0 or empty.
-  // Each call commits on its own, so what was written survives a SIGKILL.
+  // The id is header.id when it is set and not taken, else a NewRunId().
+  // Each call commits on its own, so what was written survives a SIGKILL;
+  // AppendSamples writes its rows in one transaction.
   // Throw joule::Error naming the ledger on a write failure, or an unknown id.
   virtual std::string BeginRun(const RunRecord& header) = 0;
   virtual void AppendSample(const std::string& id, const SampleRow& sample) = 0;
+  virtual void AppendSamples(const std::string& id, const std::vector<SampleRow>& samples) = 0;
   virtual void AppendEpoch(const std::string& id, const EpochRow& epoch) = 0;
   // Stores the final status, message, energy, metrics and end time.
   virtual void FinishRun(const std::string& id, RunStatus status, const std::string& message,
@@ -198,29 +201,42 @@ struct LedgerTarget {
 // A recorder that is destroyed unfinished (an exception unwound the command)
 // finishes the run as failed with the figures of its last sample.
 //
-// The constructor throws joule::Error when the ledger cannot be opened or the
-// header written and `target.required`; otherwise it passes one line to
-// `warn` (default: "joule: warning: ..." on stderr) and records nothing. A
-// write that fails later (disk full, a lock held past the busy timeout) is
-// warned about once and ends the recording; it never stops the job.
+// With `target.required`, the constructor opens the ledger and writes the
+// header before it returns, and throws joule::Error when it cannot. Otherwise
+// the recorder's own thread does both while the caller goes on (opening
+// SQLite costs a few milliseconds, which then overlap the job's start), and
+// a failure costs one line to `warn` (default: "joule: warning: ..." on
+// stderr) and records nothing. A write that fails later (disk full, a lock
+// held past the busy timeout) is warned about once and ends the recording;
+// it never stops the job.
 //
 // Thread-safe. Samples are queued and written by the recorder's own thread,
 // so the meter's sampling thread (which calls the callback with the meter's
-// lock held) never waits on the ledger: a sample costs it a queue push. A
-// sample still in the queue when the process is killed is lost; the ones
-// before it are kept. Epochs and the end are written on the caller's thread;
-// the end after every sample queued before it.
+// lock held) never waits on the ledger: a sample costs it a queue push. The
+// thread commits what is queued at once, and then at most every 200 ms, so
+// fast sampling (every 10 ms) shares a commit among 20 samples; a SIGKILL
+// loses at most the samples of the last 200 ms. Epochs and the end
+// are written on the caller's thread (after the header); the end after
+// every sample queued before it.
 class RunRecorder {
  public:
   using WarnFn = std::function<void(const std::string&)>;
   RunRecorder(const LedgerTarget& target, const RunRecord& header, WarnFn warn = nullptr);
+  // In two steps, for a command that can open the ledger before it knows the
+  // header (`joule measure` discovers its sensors meanwhile): the constructor
+  // starts opening it, Begin(header) writes the header. Samples and epochs
+  // wait for Begin; a recorder finished or destroyed without Begin records
+  // nothing. With `target.required` both steps are synchronous and throw.
+  explicit RunRecorder(const LedgerTarget& target, WarnFn warn = nullptr);
+  void Begin(const RunRecord& header);  // later calls do nothing
   ~RunRecorder();
   RunRecorder(const RunRecorder&) = delete;
   RunRecorder& operator=(const RunRecorder&) = delete;
 
   // The run's id: the ledger's, or a NewRunId() when nothing is recorded.
-  const std::string& id() const { return id_; }
-  // False with no ledger, and once a write has failed.
+  std::string id() const;
+  // False with no ledger, and once a write has failed. Waits for the header
+  // to be written (or to fail).
   bool recording() const;
 
   // For Meter::set_on_sample: appends SampleRowFromReading(reading). The
@@ -234,12 +250,23 @@ class RunRecorder {
               const nlohmann::json& metrics);
 
  private:
-  void WriteSamples();                 // the writer thread
-  void StopWriter();                   // drains the queue and joins the thread
-  void Fail(const std::string& what);  // warns once and stops recording; mutex_ held
+  void WriteHeader(const RunRecord& header);   // mutex_ held, ledger_ open
+  void WriteSamples(const std::string& path);  // the writer thread (opens `path` if not yet)
+  void StopWriter();                           // drains the queue and joins the thread
+  void Fail(const std::string& what);          // warns once and stops recording; mutex_ held
+  // Locks mutex_ once the header is written (or failed).
+  std::unique_lock<std::mutex> LockBegun() const;
 
-  mutable std::mutex mutex_;        // the connection and the fields below it
+  mutable std::mutex mutex_;  // the connection and the fields below it
+  bool required_ = false;
+  bool header_given_ = false;
+  std::optional<RunRecord> pending_header_;  // for the writer thread to write once opened
+  bool stop_begin_ = false;                  // ended before a header came
+  std::condition_variable header_cv_;
+  mutable std::condition_variable begun_cv_;
+  bool begun_ = false;              // the header is written, or will not be
   std::unique_ptr<Ledger> ledger_;  // null: not recording
+  mutable std::mutex id_mutex_;     // id_ (the ledger may draw another on a collision)
   std::string id_;
   WarnFn warn_;
   bool finished_ = false;
@@ -250,6 +277,7 @@ class RunRecorder {
   std::vector<SampleRow> queue_;
   std::optional<SampleRow> last_sample_;
   bool stopping_ = false;
+  bool writer_waiting_ = false;  // the writer waits for samples (not resting between commits)
   std::thread writer_;
 };
 

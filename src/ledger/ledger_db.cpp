@@ -182,6 +182,7 @@ class SqliteLedger : public Ledger {
 
   std::string BeginRun(const RunRecord& header) override;
   void AppendSample(const std::string& id, const SampleRow& sample) override;
+  void AppendSamples(const std::string& id, const std::vector<SampleRow>& samples) override;
   void AppendEpoch(const std::string& id, const EpochRow& epoch) override;
   void FinishRun(const std::string& id, RunStatus status, const std::string& message,
                  const EnergyReport& energy, const nlohmann::json& metrics) override;
@@ -330,7 +331,7 @@ std::string SqliteLedger::BeginRun(const RunRecord& header) {
   const double start = header.start_unix_s > 0 ? header.start_unix_s : NowUnixSeconds();
   const std::string energy = EnergyReportToJson(LabelsOnly(header.energy)).dump();
   for (int attempt = 0;; ++attempt) {
-    std::string id = NewRunId();
+    std::string id = attempt == 0 && !header.id.empty() ? header.id : NewRunId();
     Statement s = Prepare(sql);
     s.Bind(1, id).Bind(2, header.kind).Bind(3, header.name).Bind(4, header.parent_id);
     s.Bind(5, header.config.dump()).Bind(6, HostRecordToJson(header.host).dump());
@@ -375,6 +376,21 @@ void SqliteLedger::AppendSample(const std::string& id, const SampleRow& sample) 
     throw;
   }
   ++next->second;
+}
+
+void SqliteLedger::AppendSamples(const std::string& id, const std::vector<SampleRow>& samples) {
+  if (samples.size() == 1) return AppendSample(id, samples[0]);
+  if (samples.empty()) return;
+  Exec("BEGIN IMMEDIATE", "starting a batch of samples");
+  try {
+    for (const SampleRow& sample : samples) AppendSample(id, sample);
+    Exec("COMMIT", "committing a batch of samples");
+  } catch (...) {
+    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    // The rolled-back rows' numbers are free again: ask the ledger next time.
+    next_seq_.erase(id);
+    throw;
+  }
 }
 
 void SqliteLedger::AppendEpoch(const std::string& id, const EpochRow& epoch) {

@@ -507,6 +507,43 @@ TEST(RunRecorderTest, AnUnopenableLedgerWarnsUnlessRequired) {
   EXPECT_FALSE(none.recording());
 }
 
+TEST(RunRecorderTest, OpensFirstAndTakesTheHeaderLater) {
+  const std::string path = ScratchLedger();
+  std::string id;
+  {
+    // Not required: the recorder's thread opens the ledger; samples taken
+    // before the header wait for it and are kept.
+    RunRecorder recorder({path, false});
+    recorder.AppendSample({1, 2, 4, 2, 0.5, 0.1});
+    recorder.Begin(SomeHeader());
+    recorder.AppendSample({2, 3, 6, 2, 0.5, 0.2});
+    EXPECT_TRUE(recorder.recording());
+    recorder.Finish(RunStatus::kCompleted, "", SomeEnergy(), {});
+    id = recorder.id();
+  }
+  auto ledger = Ledger::Open(path);
+  EXPECT_EQ(ledger->Get(id).status, RunStatus::kCompleted);
+  EXPECT_EQ(ledger->Samples(id).size(), 2u);
+  // Ended before its header: nothing is recorded, nothing hangs.
+  { RunRecorder never({path, false}); }
+  { RunRecorder never_required({path, true}); }
+  EXPECT_EQ(ledger->List({}).size(), 1u);
+}
+
+TEST(RunRecorderTest, BatchOfSamplesIsOneCommitAndKeepsTheirOrder) {
+  const std::string path = ScratchLedger();
+  auto ledger = Ledger::Open(path);
+  std::string id = ledger->BeginRun(SomeHeader());
+  std::vector<SampleRow> rows;
+  for (int i = 0; i < 25; ++i) rows.push_back({1.0 * i, 1.0 * i, 0, 0, 0, 0});
+  ledger->AppendSamples(id, rows);
+  ledger->AppendSamples(id, {{25, 25, 0, 0, 0, 0}});
+  std::vector<SampleRow> back = ledger->Samples(id);
+  ASSERT_EQ(back.size(), 26u);
+  for (int i = 0; i < 26; ++i) EXPECT_EQ(back[i].energy_j, i);
+  EXPECT_THROW(ledger->AppendSamples("nosuchrun000", rows), Error);
+}
+
 TEST(RunRecorderTest, SampleRowFromReadingSplitsAttributedPower) {
   MeterReading r;
   r.end_unix_s = 1234;
