@@ -5,6 +5,9 @@
 # first error line (the whole log is kept and its path printed).
 #
 #   scripts/check-fresh.sh            the check (root, or sudo)
+#   scripts/check-fresh.sh --prepare  only make and cache the base root (the
+#                                     download), so that CI can do it while
+#                                     the tests build
 #   JOULE_FRESH_CACHE=DIR             where the base root's tarball is cached
 #                                     (default ~/.cache/joule); later runs skip
 #                                     the download
@@ -62,6 +65,18 @@ cleanup() {
 trap cleanup EXIT
 
 start=$(date +%s)
+if [[ "${1:-}" == "--prepare" ]]; then
+  if [[ -f "$base_tar" ]]; then
+    echo "check-fresh: base root cached ($base_tar)"
+  elif debootstrap --variant=minbase bookworm "$root" "$mirror" >"$log" 2>&1; then
+    tar -czf "$base_tar.tmp" -C "$root" . && mv -f "$base_tar.tmp" "$base_tar"
+    echo "check-fresh: base root made and cached in $(( $(date +%s) - start )) s ($base_tar)"
+  else
+    echo "check-fresh: FAILED: debootstrap: $(grep -m1 -E '^[EW]:|error' "$log" || tail -n1 "$log")"
+    exit 1
+  fi
+  exit 0
+fi
 if [[ -f "$base_tar" ]]; then
   tar -xzf "$base_tar" -C "$root"
 else

@@ -75,6 +75,13 @@ struct CodeCarbonRow {
 // written when it throws.
 void AppendCodeCarbonCsv(const std::string& path, const CodeCarbonRow& row);
 
+// What is wrong with `first_line` as the header of a file to append to: ""
+// when it is CodeCarbon's header (a UTF-8 BOM and a CR are allowed, as
+// AppendCodeCarbonCsv allows them), else "not a CodeCarbon emissions.csv with
+// the 38 current columns: column 15 is \"country_name\", expected ...". For
+// checking a file before a run, so that the check and the writer agree.
+std::string CodeCarbonHeaderProblem(std::string first_line);
+
 // Renders one row as a CSV line (with trailing "\n"), exactly as
 // AppendCodeCarbonCsv writes it. Exposed for tests and reports.
 std::string FormatCodeCarbonLine(const CodeCarbonRow& row);

@@ -21,6 +21,7 @@ void RegisterSensorsCommand(CLI::App& app);
 void RegisterStudyCommand(CLI::App& app);
 void RegisterBenchInferCommand(CLI::App& app);
 void RegisterRunsCommand(CLI::App& app);  // runs_command.cpp: the ledger
+void RegisterReportCommand(CLI::App& app);
 // `joule compress` and its subcommands, each in its own file
 // (compress_<name>.cpp), registered on the `compress` subcommand.
 void RegisterCompressCommand(CLI::App& app);

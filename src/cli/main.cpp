@@ -49,6 +49,7 @@ int main(int argc, char** argv) {
   joule::cli::RegisterCompressCommand(app);
   joule::cli::RegisterBenchInferCommand(app);
   joule::cli::RegisterRunsCommand(app);
+  joule::cli::RegisterReportCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -187,6 +187,15 @@ std::string CodeCarbonTimestamp(double unix_s) {
   return buffer;
 }
 
+std::string CodeCarbonHeaderProblem(std::string first_line) {
+  if (first_line.rfind("\xEF\xBB\xBF", 0) == 0) first_line.erase(0, 3);
+  if (!first_line.empty() && first_line.back() == '\n') first_line.pop_back();
+  if (!first_line.empty() && first_line.back() == '\r') first_line.pop_back();
+  if (first_line + "\n" == HeaderLine()) return "";
+  return "not a CodeCarbon emissions.csv with the " + std::to_string(CodeCarbonColumns().size()) +
+         " current columns: " + DescribeHeaderMismatch(first_line);
+}
+
 void AppendCodeCarbonCsv(const std::string& path, const CodeCarbonRow& row) {
   const std::string header = HeaderLine();
   const std::string line = FormatCodeCarbonLine(row);
@@ -201,12 +210,10 @@ void AppendCodeCarbonCsv(const std::string& path, const CodeCarbonRow& row) {
     posix_file::AppendAll(fd.get(), path, header + line, size);
     return;
   }
-  std::string first_line = posix_file::ReadFirstLine(fd, path, header.size() + 4096);
-  if (first_line.rfind("\xEF\xBB\xBF", 0) == 0) first_line.erase(0, 3);
-  if (!first_line.empty() && first_line.back() == '\r') first_line.pop_back();
-  if (first_line + "\n" != header) {
-    throw Error(path + ": not a CodeCarbon emissions.csv with the 38 current columns: " +
-                DescribeHeaderMismatch(first_line) +
+  std::string problem =
+      CodeCarbonHeaderProblem(posix_file::ReadFirstLine(fd, path, header.size() + 4096));
+  if (!problem.empty()) {
+    throw Error(path + ": " + problem +
                 "; write to another file (--csv NEW.csv) or move this one aside");
   }
   if (posix_file::LastByte(fd, path, size) != '\n') {

@@ -68,16 +68,10 @@ std::optional<ConfigProblem> CsvTargetProblem(const std::string& path) {
   }
   std::string header;
   std::getline(in, header);
-  if (!header.empty() && header.back() == '\r') header.pop_back();
-  if (header.empty()) return std::nullopt;
-  std::string expected;
-  for (const std::string& c : CodeCarbonColumns()) expected += (expected.empty() ? "" : ",") + c;
-  if (header == expected) return std::nullopt;
-  return ConfigProblem{"csv", path,
-                       "line 1 is not CodeCarbon's emissions.csv header (" +
-                           std::to_string(CodeCarbonColumns().size()) +
-                           " columns from 'timestamp' to 'wue'); give a new file or a "
-                           "CodeCarbon one"};
+  if (header.empty()) return std::nullopt;  // an empty file: the writer starts it
+  std::string problem = CodeCarbonHeaderProblem(header);
+  if (problem.empty()) return std::nullopt;
+  return ConfigProblem{"csv", path, problem + "; give a new file or a CodeCarbon one"};
 }
 
 std::string ExitText(int status, int* exit_code) {

@@ -142,6 +142,39 @@ TEST(Runs, TwoMeasuresAndATrainWriteOneLedgerAtOnce) {
   EXPECT_EQ(trains, 1);
 }
 
+TEST(Report, WritesTheCardOfARecordedRunWithItsFigures) {
+  const std::string dir = ScratchDir("report");
+  const std::string ledger = dir + "/ledger.db";
+  CommandResult m = RunJoule("measure --json --cpu-tdp 40 --ledger " + ledger + " -- sleep 0.2");
+  ASSERT_EQ(m.exit_code, 0) << m.err;
+  const std::string id = Json(m)["run_id"];
+  CommandResult show = RunJoule("runs show --json --ledger " + ledger + " " + id);
+  ASSERT_EQ(show.exit_code, 0) << show.err;
+  const double energy_j = Json(show)["energy"]["energy_j"];
+
+  const std::string out = dir + "/report.md";
+  CommandResult r = RunJoule("report " + id + " --ledger " + ledger + " --out " + out);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::ifstream in(out);
+  std::stringstream text;
+  text << in.rdbuf();
+  char total[64];
+  std::snprintf(total, sizeof total, "| **total** | %.6g |", energy_j);
+  EXPECT_NE(text.str().find(total), std::string::npos) << text.str();
+  EXPECT_NE(text.str().find("**estimated**"), std::string::npos)
+      << "the model's figures are marked";
+  EXPECT_NE(text.str().find("SCI = (E x I + M) / R"), std::string::npos);
+
+  // Bad input: one line, exit 2, no file.
+  const std::string html = dir + "/report.html";
+  CommandResult bad = RunJoule("report " + id + " --ledger " + ledger + " --out " + html);
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_FALSE(std::filesystem::exists(html));
+  CommandResult unit = RunJoule("report " + id + " --ledger " + ledger + " --per minute");
+  EXPECT_EQ(unit.exit_code, 2);
+  EXPECT_NE(unit.err.find("--per minute"), std::string::npos) << unit.err;
+}
+
 TEST(Runs, ShowJsonHasTheFiguresMeasurePrinted) {
   const std::string ledger = ScratchDir("runs_show") + "/ledger.db";
   CommandResult m = RunJoule("measure --json --ledger " + ledger + " -- sleep 0.2");

@@ -67,7 +67,19 @@ TEST(MeasureJob, ProblemsNameTheirKeyBeforeAnythingRuns) {
   MeasureJob not_codecarbon;
   not_codecarbon.command = {"true"};
   not_codecarbon.csv = other;
-  EXPECT_THAT(ProblemOf(not_codecarbon).what, HasSubstr("not CodeCarbon's"));
+  // The writer's own words: which column differs.
+  EXPECT_THAT(ProblemOf(not_codecarbon).what, HasSubstr("not a CodeCarbon emissions.csv"));
+  EXPECT_THAT(ProblemOf(not_codecarbon).what, HasSubstr("column 1 is \"a\""));
+
+  // A header with a UTF-8 byte order mark (the writer accepts it) is accepted.
+  std::string bom = dir + "/bom.csv";
+  std::string header;
+  for (const std::string& c : CodeCarbonColumns()) header += (header.empty() ? "" : ",") + c;
+  std::ofstream(bom) << "\xEF\xBB\xBF" << header << "\r\n";
+  MeasureJob with_bom;
+  with_bom.command = {"true"};
+  with_bom.csv = bom;
+  EXPECT_FALSE(ResolveMeasureJob(with_bom).has_value());
 }
 
 TEST(MeasureJob, GoodJobResolvesItsCarbonOnce) {
