@@ -24,4 +24,7 @@ if [[ ! -f "$dir/build.ninja" ]]; then
 fi
 targets=()
 for t in "$@"; do targets+=(--target "$t"); done
-cmake --build "$dir" -j "$(nproc)" "${targets[@]}"
+# Every core: nproc honours OMP_NUM_THREADS, which scripts/test.sh sets to 1
+# for the tests, and would otherwise build on one core.
+jobs=$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc)
+cmake --build "$dir" -j "$jobs" "${targets[@]}"
