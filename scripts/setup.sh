@@ -2,7 +2,9 @@
 # Installs every Debian 12 package joule needs to build, test and run.
 # Idempotent: packages already installed are skipped, and apt is not touched
 # at all when nothing is missing. Uses sudo when not run as root.
-#   scripts/setup.sh          build + test dependencies
+#   scripts/setup.sh          build + unit test dependencies (what the demo needs)
+#   scripts/setup.sh --test   also Debian's chromium, the headless browser of the
+#                             browser tests (scripts/test.sh asks for it)
 #   scripts/setup.sh --bench  also PyTorch 1.13 (python3-torch), the bench peer
 #   scripts/setup.sh --ci     also what CI alone needs: clang's libFuzzer and LLVM's
 #                             OpenMP (the fuzz smoke) and debootstrap (the bare-root check)
@@ -19,6 +21,9 @@ if [[ "${1:-}" == "--bench" ]]; then
   # OpenBLAS: without it Debian's torch runs on the reference BLAS, a peer too weak to
   # be worth beating.
   packages+=(python3-torch python3-numpy libopenblas0-pthread)
+fi
+if [[ "${1:-}" == "--test" ]]; then
+  packages+=(chromium)
 fi
 if [[ "${1:-}" == "--ci" ]]; then
   packages+=(clang libclang-rt-14-dev libomp-dev debootstrap)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The tests on a fresh Debian 12 machine: install, build, run every CTest
-# label (unit, integration, e2e).
+# label (unit, integration, e2e, browser).
 #   scripts/test.sh              Release build, all tests
 #   scripts/test.sh --sanitize   ASan+UBSan build, unit and e2e tests
 set -euo pipefail
@@ -8,7 +8,7 @@ set -euo pipefail
 # OpenMP teams wait on each other's cores and every test slows tenfold.
 export OMP_NUM_THREADS=1
 cd "$(dirname "$0")/.."
-scripts/setup.sh
+scripts/setup.sh --test
 if [[ "${1:-}" == "--sanitize" ]]; then
   scripts/build.sh --sanitize
   export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1

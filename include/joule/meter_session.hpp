@@ -44,6 +44,13 @@ struct MeteringOptions {
   std::function<std::vector<std::unique_ptr<PowerSource>>()> sources;
   const Clock* clock = nullptr;
   bool background = true;
+
+  // Called after every sample with the meter's reading (totals since the
+  // session's Start), on whichever thread took it, with the meter's lock
+  // held: it must be quick and must not call back into the session. A run's
+  // recorder passes RunRecorder::SampleCallback(), which only queues. Null:
+  // nothing is called.
+  std::function<void(const MeterReading&)> on_sample;
 };
 
 // Joules and grams CO2eq (operational + embodied) since a session started.
@@ -98,6 +105,7 @@ class MeterSession {
   std::vector<std::string> warnings_;
   double start_unix_s_ = 0, end_unix_s_ = 0;
   MeterReading final_;  // Stop's reading
+  std::function<void(const MeterReading&)> on_sample_;
 
   std::mutex mutex_;  // guards the fields below
   double last_mono_ = 0, last_energy_j_ = 0, last_co2_g_ = 0;

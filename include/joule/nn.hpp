@@ -113,6 +113,14 @@ class Sequential {
   std::vector<std::unique_ptr<Layer>> layers_;
 };
 
+// The floating-point operations of one sample's forward pass: 2 x the
+// multiply-adds of its Linear and Conv2d layers (element-wise layers are not
+// counted, as is usual), with the shapes a forward pass of one zero sample of
+// `input_shape` ([batch, ...]; the batch is ignored) gives. Training costs
+// about 3x this per sample seen (forward, and a backward of twice the work).
+// Throws what the layers throw for a shape they cannot take.
+std::int64_t ForwardFlops(Sequential& model, const Shape& input_shape);
+
 // The two models of the CLI: "mlp" = 784-256-128-10 with ReLU; "cnn" =
 // conv(1->16,3x3)-BN-ReLU-maxpool-conv(16->32,3x3)-BN-ReLU-maxpool-flatten-
 // linear(1568->128)-ReLU-linear(128->10). For tables: "mlp" with the given

@@ -85,6 +85,8 @@ struct JobResult {
   std::int64_t steps = 0;
   double seconds = 0;  // training and per-epoch evaluation, not data loading
   std::int64_t parameters = 0;
+  std::int64_t flops_per_inference = 0;  // ForwardFlops of the model, one sample
+  std::int64_t samples_seen = 0;         // training rows x epochs run
   std::vector<EpochStats> history;
   // Energy and carbon of the training (steps, per-epoch evaluation, callbacks,
   // checkpoints); not data loading, not the final test evaluation. Its
@@ -523,6 +525,8 @@ LossStudyResult RunLossStudy(const JobConfig& base, const LossStudyOptions& opti
 struct DemoRow {
   Recipe recipe;
   JobResult result;
+  std::string run_id;     // its train run's id in the ledger
+  bool recorded = false;  // false: --no-ledger, or the ledger could not be written
 };
 
 // The green model run for inference, f32 and int8.

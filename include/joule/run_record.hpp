@@ -12,6 +12,7 @@
 // ledger sits below `run` (dependencies point down only).
 #pragma once
 
+#include <array>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -37,11 +38,18 @@ struct SampleRow {
   double power_w = 0;           // attributed mean power over the last interval
   double cpu_share = 1;         // over the last interval
   double co2_g = 0;             // cumulative, PUE and embodied included
+  // Attributed cumulative joules of each component's counted channels,
+  // indexed by Component (cpu, ram, gpu, system, other): the power over time
+  // of each component is their difference between samples. NaN in rows
+  // written before the ledger kept them (schema version 2).
+  std::array<double, 5> component_j = {0, 0, 0, 0, 0};
+  bool has_components() const;  // no NaN in component_j
 };
 
-// The sample row of a meter reading: its end time, totals, grams, and the
-// attributed power of the last interval (counted channels' power, times the
-// last interval's CPU share for channels split by process).
+// The sample row of a meter reading: its end time, totals, grams, each
+// component's joules, and the attributed power of the last interval (counted
+// channels' power, times the last interval's CPU share for channels split by
+// process).
 SampleRow SampleRowFromReading(const MeterReading& reading);
 
 // One epoch of a training run.
@@ -108,6 +116,11 @@ struct RunRecord {
   std::string git_commit;     // of the measured project's working directory; "" if none
   int pid = 0;                // the recording process, to tell running from incomplete
 };
+
+// A time for a filter's since/until: "2026-11-29", "2026-11-29 14:05[:09]"
+// (local time) or an age, "3d", "12h", "30m" (that long before now). Throws
+// Error naming `option` ("--since x: expected a date ...") otherwise.
+double ParseRunTime(const std::string& option, const std::string& text);
 
 // Filters for Ledger::List; empty fields do not filter.
 struct RunFilter {

@@ -22,6 +22,7 @@ void RegisterStudyCommand(CLI::App& app);
 void RegisterBenchInferCommand(CLI::App& app);
 void RegisterRunsCommand(CLI::App& app);  // runs_command.cpp: the ledger
 void RegisterReportCommand(CLI::App& app);
+void RegisterServeCommand(CLI::App& app);  // serve_command.cpp: the dashboard
 // `joule compress` and its subcommands, each in its own file
 // (compress_<name>.cpp), registered on the `compress` subcommand.
 void RegisterCompressCommand(CLI::App& app);

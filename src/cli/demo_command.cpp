@@ -12,6 +12,7 @@
 #include "cli/job_flags.hpp"
 #include "cli/ledger_flags.hpp"
 #include "cli/progress.hpp"
+#include "joule/report.hpp"
 #include "joule/run.hpp"
 #include "joule/util.hpp"
 
@@ -22,6 +23,7 @@ struct DemoFlags {
   std::string recipes_dir;  // empty: <repository>/recipes
   int max_epochs = 0;       // 0: the recipes' own epoch limits
   bool json = false;
+  std::string report = "joule-demo-report.html";
   LedgerFlags ledger;
 };
 
@@ -107,7 +109,27 @@ void PrintInference(const std::vector<InferenceRow>& rows) {
               100 * (rows[1].bench.accuracy - rows[0].bench.accuracy));
 }
 
+// The report of both recipes' runs: from the ledger (with their power
+// samples) when they were recorded, else from the results in memory.
+void WriteDemoReport(const DemoResult& demo, const std::string& path, const LedgerTarget& target) {
+  std::vector<ReportRun> runs;
+  std::unique_ptr<Ledger> ledger;
+  for (const Row& row : demo.rows) {
+    if (row.recorded) {
+      if (!ledger) ledger = Ledger::Open(target.path);
+      runs.push_back({ledger->Get(row.run_id), ledger->Samples(row.run_id)});
+    } else {
+      runs.push_back({TrainRunRecord(row.recipe.name, row.recipe.config, row.result), {}});
+      runs.back().record.id = row.run_id;
+    }
+  }
+  WriteReport(path, runs, {});
+  std::fprintf(stderr, "report: both recipes' Green AI cards, plots and SCI written to %s%s\n",
+               path.c_str(), path.ends_with(".html") ? " (open it in a browser)" : "");
+}
+
 void Demo(const DemoFlags& f, const JobFlags& flags) {
+  CheckReportPath(f.report);
   DemoOptions o;
   o.recipes_dir = f.recipes_dir;
   o.max_epochs = f.max_epochs;
@@ -140,11 +162,15 @@ void Demo(const DemoFlags& f, const JobFlags& flags) {
                                   {"j_per_1000", r.bench.j_per_1000},
                                   {"energy_method", r.bench.energy.method}};
     }
+    out["report"] = f.report;
     std::printf("%s\n", out.dump(2).c_str());
+    WriteDemoReport(demo, f.report, o.ledger);
     return;
   }
   PrintTable(rows, f);
   PrintInference(inference);
+  std::fflush(stdout);
+  WriteDemoReport(demo, f.report, o.ledger);
 }
 
 }  // namespace
@@ -165,6 +191,10 @@ void RegisterDemoCommand(CLI::App& app) {
   auto flags = std::make_shared<JobFlags>(
       *cmd, [](const JobField& field) { return field.key == "threads" || MeteringFlag(field); });
   cmd->add_flag("--json", f->json, "print the figures as JSON on stdout (an object per recipe)");
+  cmd->add_option("--report", f->report,
+                  "where the report of both runs goes: FILE.html (a page with cards and plots) or "
+                  "FILE.md (Markdown, plots beside it)")
+      ->capture_default_str();
   AddLedgerFlags(*cmd, f->ledger);
   cmd->callback([f, flags] { Demo(*f, *flags); });
 }

@@ -50,6 +50,7 @@ int main(int argc, char** argv) {
   joule::cli::RegisterBenchInferCommand(app);
   joule::cli::RegisterRunsCommand(app);
   joule::cli::RegisterReportCommand(app);
+  joule::cli::RegisterServeCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,6 +1,7 @@
 // joule report: the Green AI card of recorded runs (hardware, energy by
-// component with each figure's method, carbon, metrics, SCI), and a
-// comparison table when several runs are given; the report layer's Markdown.
+// component with each figure's method, carbon, metrics, SCI), a comparison
+// when several runs are given, and plots; HTML or Markdown from the report
+// layer, written atomically.
 #include <cstdio>
 #include <memory>
 
@@ -19,28 +20,28 @@ struct ReportFlags {
   LedgerFlags ledger;
 };
 
-bool EndsWith(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() &&
-         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 void RunReport(const ReportFlags& f) {
   ReportOptions options;
   options.per = ParseSciUnit(f.per);
-  if (!f.out.empty() && !EndsWith(f.out, ".md")) {
-    throw Error("--out " + f.out + ": expected a Markdown file name ending in .md");
-  }
+  if (!f.out.empty()) CheckReportPath(f.out);
   std::unique_ptr<Ledger> ledger = Ledger::Open(ResolveLedgerTarget(f.ledger).path);
-  std::vector<RunRecord> runs;
-  for (const std::string& id : f.ids) runs.push_back(ledger->Get(ledger->Resolve(id)));
-  std::string text = ReportMarkdown(runs, options);
+  std::vector<ReportRun> runs;
+  for (const std::string& id : f.ids) {
+    std::string full = ledger->Resolve(id);
+    runs.push_back(
+        {ledger->Get(full), f.out.empty() ? std::vector<SampleRow>{} : ledger->Samples(full)});
+  }
   if (f.out.empty()) {
-    std::fputs(text.c_str(), stdout);
+    std::vector<RunRecord> records;
+    for (ReportRun& r : runs) records.push_back(std::move(r.record));
+    std::fputs(ReportMarkdown(records, options).c_str(), stdout);
     return;
   }
-  WriteFileAtomic(f.out, text);
-  std::fprintf(stderr, "joule report: %zu run%s written to %s\n", runs.size(),
+  std::vector<std::string> written = WriteReport(f.out, runs, options);
+  std::fprintf(stderr, "joule report: %zu run%s written to %s", runs.size(),
                runs.size() == 1 ? "" : "s", f.out.c_str());
+  if (written.size() > 1) std::fprintf(stderr, " and %zu SVG plots beside it", written.size() - 1);
+  std::fprintf(stderr, "\n");
 }
 
 }  // namespace
@@ -52,10 +53,14 @@ void RegisterReportCommand(CLI::App& app) {
       "The Green AI card of recorded runs: hardware, duration, energy by component with how "
       "each figure was obtained, carbon (intensity and source, PUE, operational and embodied), "
       "the run's metrics and its Software Carbon Intensity, SCI = (E x I + M) / R; a "
-      "comparison table when several runs are given. Markdown on stdout or in --out.");
+      "comparison table when several runs are given, and plots: power over time per component, "
+      "energy per epoch, carbon by component, accuracy against energy with the Pareto front. "
+      "--out FILE.html writes one self-contained page; --out FILE.md writes Markdown with the "
+      "plots as SVG files beside it; without --out, Markdown (no plots) on stdout.");
   cmd->add_option("ids", f->ids, "run ids or unique prefixes (joule runs list shows them)")
       ->required();
-  cmd->add_option("--out", f->out, "write the report to this .md file instead of stdout");
+  cmd->add_option("--out", f->out,
+                  "write the report to FILE.html (a page) or FILE.md (plots as FILE-*.svg)");
   cmd->add_option("--per", f->per, "the SCI's functional unit: run, epoch, 1000-inferences, sample")
       ->capture_default_str();
   AddLedgerFlags(*cmd, f->ledger, /*allow_disable=*/false);

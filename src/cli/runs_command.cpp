@@ -53,41 +53,14 @@ std::string LocalTime(double unix_s) {
 
 std::string Ratio(double ratio) { return std::isfinite(ratio) ? Fmt("%.3fx", ratio) : "-"; }
 
-// "2026-11-29", "2026-11-29 14:05[:09]" (local time) or "3d", "12h", "30m"
-// (that long ago), for --since and --until.
-double ParseWhen(const std::string& flag, const std::string& text) {
-  if (!text.empty() && (text.back() == 'd' || text.back() == 'h' || text.back() == 'm')) {
-    char* end = nullptr;
-    double n = std::strtod(text.c_str(), &end);
-    if (end == text.c_str() + text.size() - 1 && n >= 0) {
-      double unit = text.back() == 'd' ? 86400 : text.back() == 'h' ? 3600 : 60;
-      return static_cast<double>(::time(nullptr)) - n * unit;
-    }
-  }
-  struct tm tm = {};
-  tm.tm_isdst = -1;
-  const char* rest = strptime(text.c_str(), "%Y-%m-%d", &tm);
-  if (rest != nullptr && *rest != '\0') {
-    const char* more = strptime(rest, " %H:%M", &tm);
-    if (more != nullptr && *more == ':') more = strptime(more, ":%S", &tm);
-    rest = more;
-  }
-  if (rest == nullptr || *rest != '\0') {
-    throw Error(flag + " " + text +
-                ": expected a date (2026-11-29), a local time (2026-11-29 14:05) or an age "
-                "(3d, 12h, 30m)");
-  }
-  return static_cast<double>(mktime(&tm));
-}
-
 RunFilter MakeFilter(const RunsFlags& f) {
   RunFilter filter;
   filter.kind = f.kind;
   filter.tag = f.tag;
   filter.status = f.status;
   if (!f.status.empty()) ParseRunStatus(f.status);  // a bad name fails before the ledger opens
-  if (!f.since.empty()) filter.since_unix_s = ParseWhen("--since", f.since);
-  if (!f.until.empty()) filter.until_unix_s = ParseWhen("--until", f.until);
+  if (!f.since.empty()) filter.since_unix_s = ParseRunTime("--since", f.since);
+  if (!f.until.empty()) filter.until_unix_s = ParseRunTime("--until", f.until);
   if (f.limit < 0) throw Error("--limit " + std::to_string(f.limit) + ": expected 0 (all) or more");
   filter.limit = f.limit;
   return filter;

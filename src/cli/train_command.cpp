@@ -54,6 +54,7 @@ void RunTrain(const TrainFlags& t, const JobFlags& flags) {
     printer.Print(s);
     recorder.AppendEpoch(EpochRowOf(s));
   };
+  config.metering.on_sample = recorder.SampleCallback();  // power over time, in the ledger
   JobResult r = RunJob(config, on_epoch, {&printer}, nullptr, /*validated=*/true);
   recorder.Finish(RunStatus::kCompleted, r.stop_message, r.energy, JobMetrics(r));
   if (t.json) {

@@ -7,6 +7,7 @@
 
 #include <cctype>
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <iterator>
@@ -29,8 +30,9 @@ constexpr int kBusyTimeoutMs = 5000;
 
 // The schema, one step per version, applied in order in one transaction.
 // Version 1 is the first layout; version 2 adds tags and the link from a run
-// to the run that started it (demo's recipes). A step never changes once
-// released: a new layout is a new step.
+// to the run that started it (demo's recipes); version 3 each sample's
+// joules by component (NULL in older rows), for power plots per component. A step never changes
+// once released: a new layout is a new step.
 struct Migration {
   int version;
   const char* sql;
@@ -89,6 +91,13 @@ CREATE TABLE tags (
   PRIMARY KEY (run_id, tag)
 );
 CREATE INDEX tags_by_tag ON tags(tag);
+)sql"},
+    {3, R"sql(
+ALTER TABLE samples ADD COLUMN cpu_j REAL;
+ALTER TABLE samples ADD COLUMN ram_j REAL;
+ALTER TABLE samples ADD COLUMN gpu_j REAL;
+ALTER TABLE samples ADD COLUMN system_j REAL;
+ALTER TABLE samples ADD COLUMN other_j REAL;
 )sql"},
 };
 constexpr int kSchemaVersion = kMigrations[std::size(kMigrations) - 1].version;
@@ -150,6 +159,10 @@ class Statement {
   // True when a row is ready; false when done. Throws on an error.
   bool Step();
   double Double(int col) { return sqlite3_column_double(stmt_, col); }
+  // NaN for NULL (SQLite also stores a bound NaN as NULL).
+  double DoubleOrNaN(int col) {
+    return sqlite3_column_type(stmt_, col) == SQLITE_NULL ? std::nan("") : Double(col);
+  }
   std::int64_t Int(int col) { return sqlite3_column_int64(stmt_, col); }
   std::string Text(int col) {
     const unsigned char* text = sqlite3_column_text(stmt_, col);
@@ -362,10 +375,16 @@ void SqliteLedger::AppendSample(const std::string& id, const SampleRow& sample) 
     max.Bind(1, id);
     next = next_seq_.emplace(id, max.Step() ? max.Int(0) + 1 : 1).first;
   }
-  Statement s = Prepare("INSERT INTO samples VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+  Statement s = Prepare(
+      "INSERT INTO samples (run_id, seq, t_unix_s, energy_j, machine_energy_j, power_w, "
+      "cpu_share, co2_g, cpu_j, ram_j, gpu_j, system_j, other_j) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   s.Bind(1, id).BindInt(2, next->second).Bind(3, sample.t_unix_s).Bind(4, sample.energy_j);
   s.Bind(5, sample.machine_energy_j).Bind(6, sample.power_w).Bind(7, sample.cpu_share);
   s.Bind(8, sample.co2_g);
+  for (std::size_t c = 0; c < sample.component_j.size(); ++c) {
+    s.Bind(9 + static_cast<int>(c), sample.component_j[c]);
+  }
   try {
     s.Step();
   } catch (const Error&) {
@@ -575,12 +594,16 @@ RunRecord SqliteLedger::Get(const std::string& id) {
 std::vector<SampleRow> SqliteLedger::Samples(const std::string& id) {
   RequireRun(id);
   Statement s = Prepare(
-      "SELECT t_unix_s, energy_j, machine_energy_j, power_w, cpu_share, co2_g FROM samples "
-      "WHERE run_id = ? ORDER BY seq");
+      "SELECT t_unix_s, energy_j, machine_energy_j, power_w, cpu_share, co2_g, cpu_j, ram_j, "
+      "gpu_j, system_j, other_j FROM samples WHERE run_id = ? ORDER BY seq");
   s.Bind(1, id);
   std::vector<SampleRow> rows;
   while (s.Step()) {
-    rows.push_back({s.Double(0), s.Double(1), s.Double(2), s.Double(3), s.Double(4), s.Double(5)});
+    SampleRow row{s.Double(0), s.Double(1), s.Double(2), s.Double(3), s.Double(4), s.Double(5)};
+    for (std::size_t c = 0; c < row.component_j.size(); ++c) {
+      row.component_j[c] = s.DoubleOrNaN(6 + static_cast<int>(c));
+    }
+    rows.push_back(row);
   }
   return rows;
 }

@@ -7,9 +7,9 @@
 #include <set>
 #include <thread>
 
+#include "joule/http_server.hpp"
 #include "joule/ledger.hpp"
 #include "joule/util.hpp"
-#include "ledger/httplib_config.hpp"
 
 namespace joule {
 namespace {
@@ -127,50 +127,12 @@ std::string RenderPrometheusText(const std::vector<PromMetric>& metrics) {
 
 struct PrometheusServer::Impl {
   httplib::Server server;
-  std::thread thread;
-  std::atomic<bool> finished{false};
-  int port = 0;
+  std::unique_ptr<HttpServerThread> thread;  // after `server`: stopped first
 };
-
-namespace {
-
-// Splits "HOST:PORT", ":PORT", "PORT" or "[V6]:PORT"; host defaults to
-// loopback so that metrics are not exposed to the network unless asked.
-std::pair<std::string, int> ParseHostPort(const std::string& host_port) {
-  std::string host = "127.0.0.1", port_text = host_port;
-  if (!host_port.empty() && host_port[0] == '[') {
-    std::size_t close = host_port.find(']');
-    if (close == std::string::npos || close + 1 >= host_port.size() ||
-        host_port[close + 1] != ':') {
-      throw Error("--prometheus " + host_port + ": expected [IPV6]:PORT, e.g. [::1]:9091");
-    }
-    host = host_port.substr(1, close - 1);
-    port_text = host_port.substr(close + 2);
-  } else if (std::size_t colon = host_port.rfind(':'); colon != std::string::npos) {
-    if (host_port.find(':') != colon) {
-      throw Error("--prometheus " + host_port +
-                  ": an IPv6 address needs brackets, e.g. [::1]:9091");
-    }
-    if (colon > 0) host = host_port.substr(0, colon);
-    port_text = host_port.substr(colon + 1);
-  }
-  int port = -1;
-  auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-  if (port_text.empty() || ec != std::errc() || end != port_text.data() + port_text.size() ||
-      port < 0 || port > 65535) {
-    throw Error("--prometheus " + host_port +
-                ": expected HOST:PORT with PORT 0-65535 (0 picks a free port), e.g. "
-                "127.0.0.1:9091");
-  }
-  return {host, port};
-}
-
-}  // namespace
 
 PrometheusServer::PrometheusServer(const std::string& host_port,
                                    std::function<std::string()> render)
     : impl_(std::make_unique<Impl>()) {
-  auto [host, port] = ParseHostPort(host_port);
   impl_->server.Get("/metrics", [render = std::move(render)](const httplib::Request&,
                                                              httplib::Response& response) {
     try {
@@ -183,49 +145,11 @@ PrometheusServer::PrometheusServer(const std::string& host_port,
   });
   // Scrapers are few; two workers are plenty and keep joule's footprint small.
   impl_->server.new_task_queue = [] { return new httplib::ThreadPool(2); };
-  // httplib's default sets SO_REUSEPORT, which lets a second joule bind the
-  // same port and silently take half the scrapes; SO_REUSEADDR alone still
-  // allows a quick restart but makes a port in use an error.
-  impl_->server.set_socket_options([](socket_t sock) {
-    int yes = 1;
-    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-  });
-  if (host.find(':') != std::string::npos) impl_->server.set_address_family(AF_INET6);
-
-  bool bound = false;
-  if (port == 0) {
-    int chosen = impl_->server.bind_to_any_port(host);
-    bound = chosen > 0;
-    port = chosen;
-  } else {
-    bound = impl_->server.bind_to_port(host, port);
-  }
-  if (!bound) {
-    throw Error("--prometheus " + host_port + ": cannot listen on " + host + ":" +
-                std::to_string(port < 0 ? 0 : port) +
-                " (port in use, address not on this machine, or a port below 1024 without "
-                "privileges); pick another HOST:PORT, or port 0 for any free port");
-  }
-  impl_->port = port;
-  // Binding happened above, so clients can connect as soon as we return; the
-  // thread only runs the accept loop.
-  impl_->thread = std::thread([impl = impl_.get()] {
-    impl->server.listen_after_bind();
-    impl->finished = true;
-  });
+  impl_->thread = std::make_unique<HttpServerThread>(impl_->server, host_port, "--prometheus");
 }
 
-PrometheusServer::~PrometheusServer() {
-  // httplib's stop() does nothing until the accept loop has started
-  // (is_running()), and that happens on the thread; retry until the loop
-  // has really ended, or join() could wait forever.
-  while (!impl_->finished) {
-    impl_->server.stop();
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  impl_->thread.join();
-}
+PrometheusServer::~PrometheusServer() = default;
 
-int PrometheusServer::port() const { return impl_->port; }
+int PrometheusServer::port() const { return impl_->thread->port(); }
 
 }  // namespace joule

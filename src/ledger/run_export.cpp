@@ -1,6 +1,9 @@
-// Runs read back for people and other tools: the CodeCarbon row of a run and
-// the comparison of several runs.
+// Runs read back for people and other tools: the CodeCarbon row of a run,
+// the comparison of several runs, and the times that filter them.
+#include <time.h>
+
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 
 #include "joule/run_record.hpp"
@@ -140,6 +143,31 @@ nlohmann::json RunComparisonsToJson(const std::vector<RunComparison>& rows) {
                    {"accuracy_ratio", NumberOrNull(row.accuracy_ratio)}});
   }
   return out;
+}
+
+double ParseRunTime(const std::string& flag, const std::string& text) {
+  if (!text.empty() && (text.back() == 'd' || text.back() == 'h' || text.back() == 'm')) {
+    char* end = nullptr;
+    double n = std::strtod(text.c_str(), &end);
+    if (end == text.c_str() + text.size() - 1 && n >= 0 && std::isfinite(n)) {
+      double unit = text.back() == 'd' ? 86400 : text.back() == 'h' ? 3600 : 60;
+      return static_cast<double>(::time(nullptr)) - n * unit;
+    }
+  }
+  struct tm tm = {};
+  tm.tm_isdst = -1;
+  const char* rest = strptime(text.c_str(), "%Y-%m-%d", &tm);
+  if (rest != nullptr && *rest != '\0') {
+    const char* more = strptime(rest, " %H:%M", &tm);
+    if (more != nullptr && *more == ':') more = strptime(more, ":%S", &tm);
+    rest = more;
+  }
+  if (rest == nullptr || *rest != '\0') {
+    throw Error(flag + " " + text +
+                ": expected a date (2026-11-29), a local time (2026-11-29 14:05) or an age "
+                "(3d, 12h, 30m)");
+  }
+  return static_cast<double>(mktime(&tm));
 }
 
 }  // namespace joule

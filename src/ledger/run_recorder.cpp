@@ -1,6 +1,7 @@
 // Recording one run as it goes: the RunRecorder a command holds, and the
 // pieces it is made from (a run id, a sample row, the host record).
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <map>
 #include <random>
@@ -19,6 +20,13 @@ std::string NewRunId() {
   return buf;
 }
 
+bool SampleRow::has_components() const {
+  for (double j : component_j) {
+    if (std::isnan(j)) return false;
+  }
+  return true;
+}
+
 SampleRow SampleRowFromReading(const MeterReading& reading) {
   SampleRow row;
   row.t_unix_s = reading.end_unix_s;
@@ -28,6 +36,7 @@ SampleRow SampleRowFromReading(const MeterReading& reading) {
   row.co2_g = reading.operational_g + reading.embodied_g;
   for (const ChannelEnergy& ch : reading.channels) {
     if (!ch.counted) continue;
+    row.component_j[static_cast<std::size_t>(ch.component)] += ch.energy_j;
     row.power_w += ch.attributed ? ch.last_power_w * reading.last_cpu_share : ch.last_power_w;
   }
   return row;

@@ -18,7 +18,8 @@ SessionFigures FiguresOf(const MeterReading& r) {
 MeterSession::MeterSession(const MeteringOptions& options)
     : clock_(options.clock != nullptr ? options.clock : &Clock::System()),
       background_(options.background),
-      interval_s_(options.interval_s) {
+      interval_s_(options.interval_s),
+      on_sample_(options.on_sample) {
   std::vector<std::unique_ptr<PowerSource>> sources;
   if (options.sources) {
     sources = options.sources();
@@ -80,6 +81,7 @@ void MeterSession::OnSample(const MeterReading& r) {
   last_energy_j_ = r.energy_j;
   last_co2_g_ = r.operational_g + r.embodied_g;
   g_per_j_ = g_per_j;
+  if (on_sample_) on_sample_(r);
 }
 
 SessionFigures MeterSession::Estimate() {

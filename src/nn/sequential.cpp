@@ -61,6 +61,34 @@ void Sequential::SetPrecision(Precision p) {
   for (auto& layer : layers_) layer->SetPrecision(p);
 }
 
+std::int64_t ForwardFlops(Sequential& model, const Shape& input_shape) {
+  if (input_shape.empty()) throw Error("ForwardFlops: the input shape is empty");
+  Shape one = input_shape;
+  one[0] = 1;
+  std::int64_t values = 1;
+  for (std::size_t i = 1; i < one.size(); ++i) values *= one[i];
+  Tensor x = Tensor::FromVector(one, std::vector<float>(static_cast<std::size_t>(values), 0.0f));
+  std::int64_t flops = 0;
+  const Tensor* in = &x;
+  for (std::size_t i = 0; i < model.size(); ++i) {
+    Layer& layer = model.layer(i);
+    const Tensor& out = layer.Forward(*in, /*training=*/false);
+    const std::string type = layer.type();
+    if (type == "Linear" || type == "Conv2d") {
+      nlohmann::json c = layer.config();
+      // A Linear's output value is `in` multiply-adds; a Conv2d's is
+      // in_channels x kernel x kernel.
+      std::int64_t per_output = type == "Linear" ? c.at("in").get<std::int64_t>()
+                                                 : c.at("in_channels").get<std::int64_t>() *
+                                                       c.at("kernel").get<std::int64_t>() *
+                                                       c.at("kernel").get<std::int64_t>();
+      flops += 2 * out.numel() * per_output;
+    }
+    in = &out;
+  }
+  return flops;
+}
+
 std::int64_t Sequential::ParameterCount() {
   std::int64_t n = 0;
   for (Parameter* p : Parameters()) n += p->value.numel();

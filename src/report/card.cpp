@@ -1,22 +1,267 @@
-// The Green AI card of a run and a report of several, as Markdown.
+// The content of a report: the Green AI card of each run and the comparison
+// of several, built once for every format (document.hpp). Each figure names
+// the field of `joule runs show ID --json` it shows, as a JSON pointer.
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <ctime>
-#include <sstream>
 
-#include "joule/report.hpp"
 #include "joule/util.hpp"
+#include "report/document.hpp"
+#include "report/plots.hpp"
 
-namespace joule {
+namespace joule::report_internal {
 namespace {
 
 constexpr double kJoulesPerKwh = 3.6e6;
 
-std::string Num(double v, const char* format = "%.6g") {
+// The method of a figure that is an estimate; "" for a measurement. A sum of
+// measured and estimated parts ("measured:rapl+estimated:tdp-model") is an
+// estimate.
+std::string EstimatedBy(const std::string& method) {
+  if (method.empty()) return "not metered";
+  if (method.rfind("measured:", 0) == 0 && method.find('+') == std::string::npos) return "";
+  return method;
+}
+
+Cell Text(std::string text) {
+  Cell c;
+  c.text = std::move(text);
+  return c;
+}
+
+// A figure shown as `text`, equal to `value`, from the JSON field `field`.
+Cell Figure(double value, const std::string& field, const char* format = "%.6g",
+            const std::string& estimated = "") {
+  Cell c;
+  c.text = Num(value, format);
+  c.value = value;
+  c.field = field;
+  c.numeric = true;
+  c.estimated = estimated;
+  return c;
+}
+
+std::vector<Cell> Row(std::string key, Cell value) {
+  return {Text(std::move(key)), std::move(value)};
+}
+
+// `key` as one token of a JSON pointer ("~" and "/" escaped).
+std::string PointerToken(const std::string& key) {
+  std::string out;
+  for (char c : key) out += c == '~' ? "~0" : c == '/' ? "~1" : std::string(1, c);
+  return out;
+}
+
+// A metric as the card shows it: numbers in the shortest form, else JSON.
+Cell MetricCell(const std::string& key, const nlohmann::json& v, const std::string& field) {
+  if (v.is_number()) return Figure(v.get<double>(), field + "/" + PointerToken(key));
+  return Text(v.is_string() ? v.get<std::string>() : v.dump());
+}
+
+// What the card calls a recorded metric (FLOPs spelled out).
+std::string MetricName(const std::string& key) {
+  if (key == "flops_per_inference") return "FLOPs per inference (forward pass of one sample)";
+  if (key == "train_flops") return "training FLOPs (forward and backward, all steps)";
+  return key;
+}
+
+Section RunSection(const RunRecord& run) {
+  const EnergyReport& e = run.energy;
+  const HostRecord& h = run.host;
+  Section s;
+  s.title = "Run";
+  Table& t = s.table;
+  t.rows.push_back(Row("status", Text(std::string(RunStatusName(run.status)) +
+                                      (run.message.empty() ? "" : " (" + run.message + ")"))));
+  t.rows.push_back(Row("started", Text(UtcTime(run.start_unix_s))));
+  double duration = e.duration_s > 0 ? e.duration_s : run.end_unix_s - run.start_unix_s;
+  Cell d = Figure(duration, e.duration_s > 0 ? "/energy/duration_s" : "");
+  d.text += " s";
+  t.rows.push_back(Row("duration", d));
+  char ram[32];
+  std::snprintf(ram, sizeof ram, "%.1f", h.ram_total_bytes / (1024.0 * 1024 * 1024));
+  t.rows.push_back(
+      Row("hardware", Text((h.cpu_model.empty() ? "CPU unknown" : h.cpu_model) + ", " +
+                           std::to_string(h.cpu_count) + " logical CPUs, " + ram + " GiB RAM, " +
+                           (h.gpu_count > 0 ? h.gpu_model : std::string("no GPU")))));
+  t.rows.push_back(Row("host", Text(h.hostname + ", " + h.os)));
+  t.rows.push_back(
+      Row("joule", Text(run.joule_version +
+                        (run.git_commit.empty() ? "" : ", project commit " + run.git_commit))));
+  if (!run.tags.empty()) {
+    std::string tags;
+    for (const std::string& tag : run.tags) tags += (tags.empty() ? "" : ", ") + tag;
+    t.rows.push_back(Row("tags", Text(tags)));
+  }
+  if (!run.parent_id.empty()) t.rows.push_back(Row("started by run", Text(run.parent_id)));
+  return s;
+}
+
+Section EnergySection(const ReportRun& r, const ReportOptions& options, bool plots) {
+  const RunRecord& run = r.record;
+  const EnergyReport& e = run.energy;
+  Section s;
+  s.title = "Energy";
+  Table& t = s.table;
+  t.header = {"component", "J", "kWh", "how"};
+  t.numeric = {false, true, true, false};
+  for (std::size_t i = 0; i < e.components.size(); ++i) {
+    const ComponentReport& c = e.components[i];
+    const std::string at = "/energy/components/" + std::to_string(i);
+    std::string how = c.method;
+    if (c.attributed)
+      how += ", the process tree's share of the machine's " + Num(c.machine_j) + " J";
+    t.rows.push_back({Text(ComponentName(c.component)),
+                      Figure(c.energy_j, at + "/energy_j", "%.6g", EstimatedBy(c.method)),
+                      Figure(c.energy_j / kJoulesPerKwh, "", "%.6g", EstimatedBy(c.method)),
+                      Text(how)});
+  }
+  std::vector<Cell> total = {Text("total"),
+                             Figure(e.energy_j, "/energy/energy_j", "%.6g", EstimatedBy(e.method)),
+                             Figure(e.kwh(), "/energy/energy_kwh", "%.6g", EstimatedBy(e.method)),
+                             Text(e.method.empty() ? "not metered" : e.method)};
+  for (Cell& c : total) c.strong = true;
+  t.rows.push_back(total);
+  if (e.attribution == Attribution::kProcessTree && e.machine_energy_j > 0) {
+    char share[32];
+    std::snprintf(share, sizeof share, "%.1f", 100 * e.cpu_share);
+    s.after.push_back({Paragraph::kText, std::string("Process share: ") + share +
+                                             "% of the machine's busy CPU time; the whole "
+                                             "machine used " +
+                                             Num(e.machine_energy_j) + " J."});
+  }
+  if (!EstimatedBy(e.method).empty()) {
+    s.after.push_back({Paragraph::kEstimatedNote,
+                       "**Estimated**, not measured: these figures come from a power model or a "
+                       "declared figure (" +
+                           (e.method.empty() ? std::string("not metered") : e.method) +
+                           "), not from a power sensor."});
+  }
+  if (plots) s.plots.push_back({"power", PowerPlotSvg(r, options)});
+  return s;
+}
+
+Section CarbonSection(const RunRecord& run, bool plots) {
+  const EnergyReport& e = run.energy;
+  Section s;
+  s.title = "Carbon";
+  Table& t = s.table;
+  Cell intensity = Figure(e.intensity_g_per_kwh, "/energy/intensity_g_per_kwh", "%.4g");
+  intensity.text += " gCO2eq/kWh: " + e.intensity_source;
+  t.rows.push_back(Row("intensity", intensity));
+  t.rows.push_back(Row("PUE", Figure(e.pue, "/energy/pue", "%g")));
+  const std::string est = EstimatedBy(e.method);
+  Cell operational = Figure(e.operational_g, "/energy/operational_g", "%.6g", est);
+  operational.text += " gCO2eq";
+  t.rows.push_back(Row("operational", operational));
+  Cell embodied = Figure(e.embodied_g, "/energy/embodied_g");
+  embodied.text += e.embodied_g > 0
+                       ? " gCO2eq"
+                       : " gCO2eq (no embodied figure given: --embodied-kg, --lifetime-years)";
+  t.rows.push_back(Row("embodied", embodied));
+  Cell total = Figure(e.co2_g(), "/energy/co2_g", "%.6g", est);
+  total.text += " gCO2eq";
+  t.rows.push_back(Row("total", total));
+  if (plots) s.plots.push_back({"carbon", CarbonPlotSvg(run)});
+  return s;
+}
+
+Section MetricsSection(const RunRecord& run) {
+  Section s;
+  s.title = "Metrics";
+  s.table.header = {"metric", "value"};
+  s.table.numeric = {false, true};
+  for (auto it = run.metrics.begin(); it != run.metrics.end(); ++it) {
+    s.table.rows.push_back(
+        {Text(MetricName(it.key())), MetricCell(it.key(), it.value(), "/metrics")});
+  }
+  return s;
+}
+
+// The SCI in the unit asked for, or per run when the run has no such unit.
+Section SciSection(const RunRecord& run, const ReportOptions& options) {
+  SciUnit unit = options.per;
+  std::string fallback;
+  Sci sci;
+  try {
+    sci = SciOf(run, unit);
+  } catch (const Error& error) {
+    fallback = error.what();
+    unit = SciUnit::kRun;
+    sci = SciOf(run, unit);
+  }
+  const SciInputs& in = sci.inputs;
+  Section s;
+  s.title = "Software Carbon Intensity";
+  s.before.push_back({Paragraph::kText, "SCI = (E x I + M) / R = (" + Num(in.energy_kwh) +
+                                            " kWh x " + Num(in.intensity_g_per_kwh, "%.4g") +
+                                            " g/kWh + " + Num(in.embodied_g) + " g) / " +
+                                            Num(in.units) + " = **" + Num(sci.g_per_unit) +
+                                            " gCO2eq per " + SciUnitName(unit) + "**" +
+                                            (sci.estimated() ? " (**estimated**)" : "")});
+  s.before.push_back({Paragraph::kText,
+                      "E is the energy with the PUE applied, I the carbon intensity, M the "
+                      "embodied carbon of the share of the hardware's life the run held, R the "
+                      "functional units."});
+  if (!fallback.empty()) {
+    s.before.push_back({Paragraph::kText, std::string("Per ") + SciUnitName(options.per) +
+                                              " does not apply: " + fallback + "."});
+  }
+  for (const std::string& input : in.estimated) {
+    s.before.push_back({Paragraph::kItem, "estimated input: " + input});
+  }
+  std::string est = sci.estimated() ? in.estimated.front() : "";
+  s.table.rows.push_back(Row("E (kWh, PUE applied)", Figure(in.energy_kwh, "", "%.6g", est)));
+  s.table.rows.push_back(Row("I (gCO2eq/kWh)", Figure(in.intensity_g_per_kwh, "", "%.6g")));
+  s.table.rows.push_back(Row("M (gCO2eq)", Figure(in.embodied_g, "/energy/embodied_g")));
+  s.table.rows.push_back(Row(std::string("R (") + SciUnitName(unit) + "s)", Figure(in.units, "")));
+  Cell result = Figure(sci.g_per_unit, "", "%.6g", est);
+  result.text += std::string(" gCO2eq per ") + SciUnitName(unit);
+  result.strong = true;
+  s.table.rows.push_back(Row("SCI", result));
+  return s;
+}
+
+Section EpochsSection(const RunRecord& run, bool plots) {
+  Section s;
+  s.title = "Epochs";
+  Table& t = s.table;
+  t.header = {"epoch", "s", "J", "gCO2eq", "accuracy", "loss"};
+  t.numeric = {true, true, true, true, true, true};
+  const std::string est = EstimatedBy(run.energy.method);
+  for (std::size_t i = 0; i < run.epochs.size(); ++i) {
+    const EpochRow& ep = run.epochs[i];
+    const std::string at = "/epochs/" + std::to_string(i);
+    auto metric = [&](const char* key) {
+      auto it = ep.metrics.find(key);
+      return it != ep.metrics.end() && it->is_number()
+                 ? Figure(it->get<double>(), at + "/metrics/" + key)
+                 : Text("-");
+    };
+    t.rows.push_back(
+        {Figure(ep.epoch, at + "/epoch", "%g"), Figure(ep.seconds, at + "/seconds", "%.3g"),
+         Figure(ep.energy_j, at + "/energy_j", "%.6g", est),
+         Figure(ep.co2_g, at + "/co2_g", "%.6g", est), metric("accuracy"), metric("loss")});
+  }
+  if (plots) s.plots.push_back({"epochs", EpochPlotSvg(run)});
+  return s;
+}
+
+}  // namespace
+
+std::string Num(double v, const char* format) {
   if (!std::isfinite(v)) return "-";
   char buf[48];
   std::snprintf(buf, sizeof buf, format, v);
   return buf;
+}
+
+std::string ExactNum(double v) {
+  if (!std::isfinite(v)) return "null";
+  char buf[32];
+  auto result = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, result.ptr);
 }
 
 std::string UtcTime(double unix_s) {
@@ -29,157 +274,95 @@ std::string UtcTime(double unix_s) {
   return buf;
 }
 
-// "(estimated: estimated:tdp-model)" after a figure that is not measured.
-std::string Mark(const std::string& method) {
-  if (method.empty()) return " (not metered)";
-  if (method.rfind("measured:", 0) == 0 && method.find('+') == std::string::npos) {
-    return " (" + method + ")";
+Card BuildCard(const ReportRun& r, const ReportOptions& options, bool plots) {
+  const RunRecord& run = r.record;
+  Card card;
+  card.run_id = run.id;
+  card.heading = run.kind + " run " + run.id + ": " + run.name;
+  card.sections.push_back(RunSection(run));
+  card.sections.push_back(EnergySection(r, options, plots));
+  card.sections.push_back(CarbonSection(run, plots));
+  if (!run.metrics.empty()) card.sections.push_back(MetricsSection(run));
+  card.sections.push_back(SciSection(run, options));
+  if (!run.epochs.empty()) card.sections.push_back(EpochsSection(run, plots));
+  return card;
+}
+
+Document BuildDocument(const std::vector<ReportRun>& runs, const ReportOptions& options,
+                       bool plots) {
+  if (runs.empty()) throw Error("a report needs at least one run");
+  Document doc;
+  doc.title =
+      "joule report: " + std::to_string(runs.size()) + (runs.size() == 1 ? " run" : " runs");
+  bool estimated = false;
+  for (const ReportRun& r : runs)
+    estimated = estimated || !EstimatedBy(r.record.energy.method).empty();
+  if (estimated) {
+    doc.intro.push_back({Paragraph::kEstimatedNote,
+                         "Figures marked **estimated** come from a power model, not a sensor."});
   }
-  return " (**estimated**: " + method + ")";
-}
-
-// A metric as the card shows it: numbers in the shortest form, else JSON.
-std::string MetricText(const nlohmann::json& v) {
-  if (v.is_number()) return Num(v.get<double>());
-  if (v.is_string()) return v.get<std::string>();
-  return v.dump();
-}
-
-// Markdown table cells must not hold a bar or a line break.
-std::string Cell(std::string s) {
-  for (char& c : s) {
-    if (c == '|' || c == '\n' || c == '\r') c = ' ';
+  if (runs.size() > 1) {
+    std::vector<RunRecord> records;
+    for (const ReportRun& r : runs) records.push_back(r.record);
+    Section s;
+    s.title = "Comparison";
+    s.before.push_back(
+        {Paragraph::kText, "Ratios are against the first run, " + runs[0].record.id + "."});
+    Table& t = s.table;
+    t.header = {"run",      "kind",    "name",      "J",          "gCO2eq",        "s",
+                "accuracy", "J ratio", "CO2 ratio", "time ratio", "accuracy ratio"};
+    t.numeric = {false, false, false, true, true, true, true, true, true, true, true};
+    for (const RunComparison& c : CompareRuns(records)) {
+      const std::string est = EstimatedBy(c.method);
+      t.rows.push_back({Text(c.id), Text(c.kind), Text(c.name), Figure(c.energy_j, "", "%.6g", est),
+                        Figure(c.co2_g, "", "%.6g", est), Figure(c.duration_s, "", "%.4g"),
+                        c.accuracy ? Figure(*c.accuracy, "", "%.4f") : Text("-"),
+                        Figure(c.energy_ratio, "", "%.3f"), Figure(c.co2_ratio, "", "%.3f"),
+                        Figure(c.time_ratio, "", "%.3f"),
+                        c.accuracy ? Figure(c.accuracy_ratio, "", "%.4f") : Text("-")});
+    }
+    if (plots) s.plots.push_back({"pareto", ParetoPlotSvg(records)});
+    doc.overview.push_back(std::move(s));
   }
-  return s;
+  for (const ReportRun& r : runs) doc.cards.push_back(BuildCard(r, options, plots));
+  return doc;
 }
 
+}  // namespace joule::report_internal
+
+namespace joule {
+
+using report_internal::BuildDocument;
+using report_internal::RenderHtml;
+using report_internal::RenderMarkdown;
+
+namespace {
+std::vector<ReportRun> WithoutSamples(const std::vector<RunRecord>& runs) {
+  std::vector<ReportRun> out;
+  for (const RunRecord& r : runs) out.push_back({r, {}});
+  return out;
+}
 }  // namespace
 
 std::string RunCardMarkdown(const RunRecord& run, const ReportOptions& options) {
-  const EnergyReport& e = run.energy;
-  std::ostringstream out;
-  out << "## " << Cell(run.kind) << " run " << run.id << ": " << Cell(run.name) << "\n\n";
-  out << "| | |\n|---|---|\n";
-  out << "| status | " << RunStatusName(run.status)
-      << (run.message.empty() ? "" : " (" + Cell(run.message) + ")") << " |\n";
-  out << "| started | " << UtcTime(run.start_unix_s) << " |\n";
-  out << "| duration | " << Num(e.duration_s > 0 ? e.duration_s : run.end_unix_s - run.start_unix_s)
-      << " s |\n";
-  const HostRecord& h = run.host;
-  out << "| hardware | " << Cell(h.cpu_model.empty() ? "CPU unknown" : h.cpu_model) << ", "
-      << h.cpu_count << " logical CPUs, " << Num(h.ram_total_bytes / (1024.0 * 1024 * 1024), "%.1f")
-      << " GiB RAM" << (h.gpu_count > 0 ? ", " + Cell(h.gpu_model) : std::string(", no GPU"))
-      << " |\n";
-  out << "| host | " << Cell(h.hostname) << ", " << Cell(h.os) << " |\n";
-  out << "| joule | " << run.joule_version
-      << (run.git_commit.empty() ? "" : ", project commit " + run.git_commit) << " |\n\n";
-
-  out << "### Energy\n\n";
-  out << "| component | J | kWh | how |\n|---|---:|---:|---|\n";
-  for (const ComponentReport& c : e.components) {
-    out << "| " << ComponentName(c.component) << " | " << Num(c.energy_j) << " | "
-        << Num(c.energy_j / kJoulesPerKwh) << " | " << Cell(c.method)
-        << (c.attributed ? ", the process tree's share of the machine's " + Num(c.machine_j) + " J"
-                         : std::string())
-        << " |\n";
-  }
-  out << "| **total** | " << Num(e.energy_j) << " | " << Num(e.energy_j / kJoulesPerKwh) << " |"
-      << Mark(e.method) << " |\n\n";
-  if (e.attribution == Attribution::kProcessTree && e.machine_energy_j > 0) {
-    out << "Process share: " << Num(100 * e.cpu_share, "%.1f")
-        << "% of the machine's busy CPU time; the whole machine used " << Num(e.machine_energy_j)
-        << " J.\n\n";
-  }
-  if (e.estimated) {
-    out << "> **Estimated**, not measured: these figures come from a power model or a declared "
-           "figure ("
-        << e.method << "), not from a power sensor.\n\n";
-  }
-
-  out << "### Carbon\n\n";
-  out << "| | |\n|---|---|\n";
-  out << "| intensity | " << Num(e.intensity_g_per_kwh, "%.4g")
-      << " gCO2eq/kWh: " << Cell(e.intensity_source) << " |\n";
-  out << "| PUE | " << Num(e.pue, "%g") << " |\n";
-  out << "| operational | " << Num(e.operational_g) << " gCO2eq |\n";
-  out << "| embodied | " << Num(e.embodied_g) << " gCO2eq"
-      << (e.embodied_g > 0 ? "" : " (no embodied figure given: --embodied-kg, --lifetime-years)")
-      << " |\n";
-  out << "| total | " << Num(e.co2_g()) << " gCO2eq |\n\n";
-
-  if (!run.metrics.empty()) {
-    out << "### Metrics\n\n| metric | value |\n|---|---:|\n";
-    for (auto it = run.metrics.begin(); it != run.metrics.end(); ++it) {
-      out << "| " << Cell(it.key()) << " | " << Cell(MetricText(it.value())) << " |\n";
-    }
-    out << "\n";
-  }
-
-  // The SCI in the unit asked for, or per run when the run has no such unit.
-  SciUnit unit = options.per;
-  std::string fallback;
-  Sci sci;
-  try {
-    sci = SciOf(run, unit);
-  } catch (const Error& error) {
-    fallback = error.what();
-    unit = SciUnit::kRun;
-    sci = SciOf(run, unit);
-  }
-  const SciInputs& in = sci.inputs;
-  out << "### Software Carbon Intensity\n\n";
-  out << "SCI = (E x I + M) / R = (" << Num(in.energy_kwh) << " kWh x "
-      << Num(in.intensity_g_per_kwh, "%.4g") << " g/kWh + " << Num(in.embodied_g) << " g) / "
-      << Num(in.units) << " = **" << Num(sci.g_per_unit) << " gCO2eq per " << SciUnitName(unit)
-      << "**" << (sci.estimated() ? " (**estimated**)" : "") << "\n\n";
-  out << "E is the energy with the PUE applied, I the carbon intensity, M the embodied "
-         "carbon of the share of the hardware's life the run held, R the functional units.\n";
-  if (!fallback.empty())
-    out << "Per " << SciUnitName(options.per) << " does not apply: " << fallback << ".\n";
-  for (const std::string& s : in.estimated) out << "- estimated input: " << s << "\n";
-  out << "\n";
-
-  if (!run.epochs.empty()) {
-    out << "### Epochs\n\n| epoch | s | J | gCO2eq | accuracy | loss |\n"
-           "|---:|---:|---:|---:|---:|---:|\n";
-    for (const EpochRow& ep : run.epochs) {
-      auto metric = [&](const char* key) {
-        auto it = ep.metrics.find(key);
-        return it != ep.metrics.end() && it->is_number() ? Num(it->get<double>()) : "-";
-      };
-      out << "| " << ep.epoch << " | " << Num(ep.seconds, "%.3g") << " | " << Num(ep.energy_j)
-          << " | " << Num(ep.co2_g) << " | " << metric("accuracy") << " | " << metric("loss")
-          << " |\n";
-    }
-    out << "\n";
-  }
-  return out.str();
+  report_internal::Document doc;
+  doc.cards.push_back(report_internal::BuildCard({run, {}}, options, false));
+  return RenderMarkdown(doc, "", nullptr);
 }
 
 std::string ReportMarkdown(const std::vector<RunRecord>& runs, const ReportOptions& options) {
-  if (runs.empty()) throw Error("a report needs at least one run");
-  std::ostringstream out;
-  out << "# joule report: " << runs.size() << (runs.size() == 1 ? " run" : " runs") << "\n\n";
-  bool estimated = false;
-  for (const RunRecord& r : runs) estimated = estimated || r.energy.estimated;
-  if (estimated) {
-    out << "Figures marked **estimated** come from a power model, not a sensor.\n\n";
-  }
-  if (runs.size() > 1) {
-    out << "| run | kind | name | J | gCO2eq | s | accuracy | J ratio | CO2 ratio | time ratio |"
-           " accuracy ratio |\n|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n";
-    for (const RunComparison& c : CompareRuns(runs)) {
-      out << "| " << c.id << " | " << Cell(c.kind) << " | " << Cell(c.name) << " | "
-          << Num(c.energy_j) << (c.method.find("measured:") == 0 ? "" : " (est.)") << " | "
-          << Num(c.co2_g) << " | " << Num(c.duration_s, "%.4g") << " | "
-          << (c.accuracy ? Num(*c.accuracy, "%.4f") : "-") << " | " << Num(c.energy_ratio, "%.3f")
-          << " | " << Num(c.co2_ratio, "%.3f") << " | " << Num(c.time_ratio, "%.3f") << " | "
-          << (c.accuracy ? Num(c.accuracy_ratio, "%.4f") : "-") << " |\n";
-    }
-    out << "\n";
-  }
-  for (const RunRecord& r : runs) out << RunCardMarkdown(r, options);
-  return out.str();
+  return RenderMarkdown(BuildDocument(WithoutSamples(runs), options, false), "", nullptr);
+}
+
+std::string ReportHtml(const std::vector<ReportRun>& runs, const ReportOptions& options) {
+  return RenderHtml(BuildDocument(runs, options, true));
+}
+
+RenderedReport ReportMarkdownWithPlots(const std::vector<ReportRun>& runs,
+                                       const ReportOptions& options, const std::string& plot_stem) {
+  RenderedReport out;
+  out.text = RenderMarkdown(BuildDocument(runs, options, true), plot_stem, &out.files);
+  return out;
 }
 
 }  // namespace joule

@@ -135,9 +135,13 @@ DemoResult RunDemo(const DemoOptions& o) {
       run.AppendEpoch(EpochRowOf(s));
       if (o.on_epoch) o.on_epoch(row, s);
     };
-    row.result = RunJob(c, on_epoch, callbacks, &*data, /*validated=*/true);
+    JobConfig metered = c;
+    metered.metering.on_sample = run.SampleCallback();  // power over time, in the ledger
+    row.result = RunJob(metered, on_epoch, callbacks, &*data, /*validated=*/true);
     run.Finish(RunStatus::kCompleted, row.result.stop_message, row.result.energy,
                JobMetrics(row.result));
+    row.run_id = run.id();
+    row.recorded = run.recording();
   }
   raw.reset();  // MNIST as read is 200 MB; the benchmark needs only the green split
   if (o.on_stage) {

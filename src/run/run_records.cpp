@@ -48,6 +48,13 @@ EpochRow EpochRowOf(const EpochStats& s) {
 
 nlohmann::json JobMetrics(const JobResult& r) {
   nlohmann::json m = {{"loss", r.final_eval.loss}, {"epochs", r.epochs}, {"steps", r.steps}};
+  if (r.parameters > 0) m["parameters"] = r.parameters;
+  if (r.flops_per_inference > 0) {
+    m["flops_per_inference"] = r.flops_per_inference;
+    // Forward and backward (about twice the forward) of every sample seen.
+    m["train_flops"] =
+        3.0 * static_cast<double>(r.flops_per_inference) * static_cast<double>(r.samples_seen);
+  }
   if (r.task == Task::kClassification) {
     m["accuracy"] = r.final_eval.accuracy;
   } else {

@@ -66,7 +66,15 @@ SavedModelBench BenchSavedModel(const std::string& dir, const std::string& data,
     throw Error(dir + ": bench-infer measures classifiers; this model is a regressor");
   }
   if (on_loaded) on_loaded(d.rows());
-  out.bench = BenchInference(*model, d, options);
+  // The throughput run's samples go to the ledger (power over time).
+  InferenceBenchOptions metered = options;
+  MeteringOptions metering;
+  if (options.metering != nullptr) {
+    metering = *options.metering;
+    metering.on_sample = recorder.SampleCallback();
+    metered.metering = &metering;
+  }
+  out.bench = BenchInference(*model, d, metered);
   out.bench.size_bytes = DirectorySize(dir);
   recorder.Finish(RunStatus::kCompleted, "", out.bench.energy,
                   {{"accuracy", out.bench.accuracy},

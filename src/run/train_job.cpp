@@ -123,6 +123,7 @@ JobResult RunJob(const JobConfig& config, const std::function<void(const EpochSt
 
   JobResult result;
   result.parameters = model.ParameterCount();
+  result.flops_per_inference = ForwardFlops(model, data.train.x.shape());
   result.task = data.train.task;
   result.eval_name = data.eval_name;
   double start = MonotonicSeconds();
@@ -139,6 +140,7 @@ JobResult RunJob(const JobConfig& config, const std::function<void(const EpochSt
   result.history = std::move(fit.history);
   result.epochs = static_cast<int>(result.history.size());
   result.steps = fit.steps;
+  result.samples_seen = static_cast<std::int64_t>(result.history.size()) * data.train.rows();
   result.energy = std::move(fit.energy);
   result.stop_reason = fit.stop_reason;
   result.stop_message = fit.stop_message;

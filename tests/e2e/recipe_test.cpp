@@ -7,6 +7,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -217,7 +220,8 @@ TEST(Study, UnknownLossIsOneLine) {
 }
 
 TEST(Demo, JsonHasAnObjectPerRecipe) {
-  auto r = RunJoule("demo --max-epochs 1 --threads 1 --json");
+  const std::string report = ScratchDir("demo_json") + "/demo.html";
+  auto r = RunJoule("demo --max-epochs 1 --threads 1 --json --report " + report);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   nlohmann::json j = nlohmann::json::parse(r.out);
   for (const char* name : {"baseline", "green"}) {
@@ -245,16 +249,34 @@ TEST(Demo, JsonHasAnObjectPerRecipe) {
   // Progress on stderr, one line per epoch of each recipe.
   EXPECT_NE(r.err.find("baseline: epoch   1/1"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("green: epoch   1/1"), std::string::npos) << r.err;
+  // The report of both recipes' runs, and where it is.
+  EXPECT_EQ(j["report"], report);
+  EXPECT_NE(r.err.find("written to " + report), std::string::npos) << r.err;
+  std::ifstream in(report);
+  std::string html((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  for (const char* part : {"train run ", ": baseline</h2>", ": green</h2>", "data-plot=\"power\"",
+                           "data-plot=\"pareto\"", "Software Carbon Intensity", "est."}) {
+    EXPECT_NE(html.find(part), std::string::npos) << part;
+  }
 }
 
 TEST(Demo, TableNamesMethodIntensityAndSource) {
-  auto r = RunJoule("demo --max-epochs 1 --threads 1 --country FRA");
+  const std::string dir = ScratchDir("demo_table");
+  auto r = RunJoule("demo --max-epochs 1 --threads 1 --country FRA --report " + dir + "/demo.md");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   for (const char* part :
        {"energy J", "energy Wh", "gCO2eq", "saving", "baseline", "green",
         "energy method:", "carbon intensity:", "FRA", "g/kWh", "not the main job's figures"}) {
     EXPECT_NE(r.out.find(part), std::string::npos) << part << "\n" << r.out;
   }
+  // A Markdown report links its plots, written beside it.
+  EXPECT_TRUE(std::filesystem::exists(dir + "/demo.md")) << r.err;
+  EXPECT_TRUE(std::filesystem::exists(dir + "/demo-pareto.svg")) << r.err;
+}
+
+TEST(Demo, AReportThatIsNeitherHtmlNorMarkdownIsRefusedBeforeTraining) {
+  auto r = RunJoule("demo --max-epochs 1 --report out.pdf");
+  ExpectOneLineError(r, {"out.pdf", "FILE.html", "FILE.md"});
 }
 
 TEST(Demo, MissingRecipesDirIsOneLine) {

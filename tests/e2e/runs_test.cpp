@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -159,20 +160,42 @@ TEST(Report, WritesTheCardOfARecordedRunWithItsFigures) {
   std::stringstream text;
   text << in.rdbuf();
   char total[64];
-  std::snprintf(total, sizeof total, "| **total** | %.6g |", energy_j);
+  std::snprintf(total, sizeof total, "| **total** | **%.6g (est.)** |", energy_j);
   EXPECT_NE(text.str().find(total), std::string::npos) << text.str();
-  EXPECT_NE(text.str().find("**estimated**"), std::string::npos)
+  EXPECT_NE(text.str().find("**Estimated**"), std::string::npos)
       << "the model's figures are marked";
   EXPECT_NE(text.str().find("SCI = (E x I + M) / R"), std::string::npos);
+  // Its plots beside it, linked by name; the measure run's power has samples.
+  EXPECT_NE(text.str().find("(report-" + id + "-power.svg)"), std::string::npos);
+  std::ifstream svg(dir + "/report-" + id + "-power.svg");
+  std::stringstream plot;
+  plot << svg.rdbuf();
+  EXPECT_NE(plot.str().find("class=\"series\""), std::string::npos) << plot.str();
+
+  // The same run as one page.
+  const std::string html = dir + "/report.html";
+  CommandResult page = RunJoule("report " + id + " --ledger " + ledger + " --out " + html);
+  EXPECT_EQ(page.exit_code, 0) << page.err;
+  EXPECT_TRUE(std::filesystem::exists(html));
 
   // Bad input: one line, exit 2, no file.
-  const std::string html = dir + "/report.html";
-  CommandResult bad = RunJoule("report " + id + " --ledger " + ledger + " --out " + html);
+  const std::string pdf = dir + "/report.pdf";
+  CommandResult bad = RunJoule("report " + id + " --ledger " + ledger + " --out " + pdf);
   EXPECT_EQ(bad.exit_code, 2);
-  EXPECT_FALSE(std::filesystem::exists(html));
+  EXPECT_FALSE(std::filesystem::exists(pdf));
   CommandResult unit = RunJoule("report " + id + " --ledger " + ledger + " --per minute");
   EXPECT_EQ(unit.exit_code, 2);
   EXPECT_NE(unit.err.find("--per minute"), std::string::npos) << unit.err;
+}
+
+TEST(Serve, AMissingLedgerOrABadPortIsOneLine) {
+  CommandResult r = RunJoule("serve --port 0 --ledger /nonexistent/ledger.db");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("no ledger at /nonexistent/ledger.db"), std::string::npos) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  CommandResult port = RunJoule("serve --port 70000");
+  EXPECT_NE(port.exit_code, 0);
+  EXPECT_NE(port.err.find("--port"), std::string::npos) << port.err;
 }
 
 TEST(Runs, ShowJsonHasTheFiguresMeasurePrinted) {

@@ -337,9 +337,12 @@ TEST(LedgerDbTest, MigratesAVersion1Ledger) {
   EXPECT_EQ(old.energy.method, "estimated:tdp-model");
   EXPECT_EQ(old.parent_id, "");
   EXPECT_EQ(old.joule_version, "0.0.9");
-  EXPECT_EQ(ledger->Samples(old.id).size(), 1u);
-  ledger->AppendSample(old.id, {1600000002, 43, 86, 1, 0.5, 0.5});  // after the stored one
+  ASSERT_EQ(ledger->Samples(old.id).size(), 1u);
+  // A row from before version 3 has no joules by component.
+  EXPECT_FALSE(ledger->Samples(old.id)[0].has_components());
+  ledger->AppendSample(old.id, {1600000002, 43, 86, 1, 0.5, 0.5, {40, 3, 0, 0, 0}});
   EXPECT_EQ(ledger->Samples(old.id).back().energy_j, 43);
+  EXPECT_EQ(ledger->Samples(old.id).back().component_j[1], 3);
   // What version 2 added works on the migrated file.
   ledger->Tag(old.id, "old");
   EXPECT_EQ(ledger->List(Filter("", "old")).size(), 1u);
@@ -553,19 +556,29 @@ TEST(RunRecorderTest, SampleRowFromReadingSplitsAttributedPower) {
   r.operational_g = 1;
   r.embodied_g = 0.5;
   ChannelEnergy cpu;
+  cpu.component = Component::kCpu;
   cpu.attributed = true;
   cpu.last_power_w = 40;
+  cpu.energy_j = 7;
   ChannelEnergy gpu;
+  gpu.component = Component::kGpu;
   gpu.last_power_w = 100;
+  gpu.energy_j = 3;
   ChannelEnergy core;  // inside the package: reported, not counted
   core.counted = false;
   core.last_power_w = 30;
+  core.energy_j = 5;
   r.channels = {cpu, gpu, core};
   SampleRow row = SampleRowFromReading(r);
   EXPECT_EQ(row.t_unix_s, 1234);
   EXPECT_EQ(row.power_w, 40 * 0.25 + 100);
   EXPECT_EQ(row.co2_g, 1.5);
   EXPECT_EQ(row.cpu_share, 0.25);
+  // Counted channels only, by component.
+  EXPECT_EQ(row.component_j[static_cast<int>(Component::kCpu)], 7);
+  EXPECT_EQ(row.component_j[static_cast<int>(Component::kGpu)], 3);
+  EXPECT_EQ(row.component_j[static_cast<int>(Component::kRam)], 0);
+  EXPECT_TRUE(row.has_components());
 }
 
 // A source that is only its channels, for the header helpers.

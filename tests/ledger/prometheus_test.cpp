@@ -10,9 +10,9 @@
 #include <string>
 #include <vector>
 
+#include "joule/http_server.hpp"
 #include "joule/ledger.hpp"
 #include "joule/util.hpp"
-#include "ledger/httplib_config.hpp"
 
 namespace joule {
 namespace {

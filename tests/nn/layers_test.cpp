@@ -961,5 +961,24 @@ TEST(FlattenTest, KeepsTheBatchAndRestoresTheInputShape) {
   EXPECT_EQ(flatten->Backward(RandomNormal({2, 60}, rng)).shape(), x.shape());
 }
 
+TEST(ForwardFlops, CountsTheMultiplyAddsOfLinearAndConvLayers) {
+  Rng rng(1);
+  // The mlp: 784-256-128-10, by hand.
+  Sequential mlp = MakeModel("mlp", {64, 784}, 10, rng);
+  EXPECT_EQ(ForwardFlops(mlp, {64, 784}), 2 * (784 * 256 + 256 * 128 + 128 * 10));
+  // A 3x3 convolution 2->4 without padding on 6x6: 4x4x4 outputs of 2x3x3
+  // multiply-adds each; then a Linear 64->5. Pooling and ReLU are free.
+  Sequential conv;
+  conv.Add(MakeConv2d(2, 4, 3, 1, 0, rng));
+  conv.Add(MakeReLU());
+  conv.Add(MakeFlatten());
+  conv.Add(MakeLinear(64, 5, rng));
+  EXPECT_EQ(ForwardFlops(conv, {8, 2, 6, 6}), 2 * (4 * 4 * 4 * 2 * 3 * 3) + 2 * 64 * 5);
+  // A stride-2 convolution has a quarter of the outputs.
+  Sequential strided;
+  strided.Add(MakeConv2d(1, 1, 3, 2, 1, rng));
+  EXPECT_EQ(ForwardFlops(strided, {1, 1, 8, 8}), 2 * (4 * 4) * 9);
+}
+
 }  // namespace
 }  // namespace joule

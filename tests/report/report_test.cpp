@@ -118,14 +118,14 @@ TEST(Card, ShowsTheRecordsFiguresAndMarksEstimates) {
   ReportOptions per_epoch;
   per_epoch.per = SciUnit::kEpoch;
   std::string card = RunCardMarkdown(r, per_epoch);
-  EXPECT_THAT(card, HasSubstr("| **total** | 7200 | 0.002 |"));
-  EXPECT_THAT(card, HasSubstr("**estimated**: estimated:tdp-model"));
+  EXPECT_THAT(card, HasSubstr("| **total** | **7200 (est.)** | **0.002 (est.)** |"));
+  EXPECT_THAT(card, HasSubstr("> **Estimated**, not measured"));
   EXPECT_THAT(card, HasSubstr("France (FRA)"));
-  EXPECT_THAT(card, HasSubstr("| operational | 1.2 gCO2eq |"));
+  EXPECT_THAT(card, HasSubstr("| operational | 1.2 gCO2eq (est.) |"));
   EXPECT_THAT(card, HasSubstr("| embodied | 0.3 gCO2eq |"));
   EXPECT_THAT(card, HasSubstr("0.375 gCO2eq per epoch**"));
   EXPECT_THAT(card, HasSubstr("| accuracy | 0.981 |"));
-  EXPECT_THAT(card, HasSubstr("| 4 | 25 | 1800 |"));
+  EXPECT_THAT(card, HasSubstr("| 4 | 25 | 1800 (est.) |"));
 
   // A measured run is not marked, and a unit it lacks falls back to per run.
   RunRecord measured = r;
@@ -137,6 +137,7 @@ TEST(Card, ShowsTheRecordsFiguresAndMarksEstimates) {
   measured.energy.components[0].method = "measured:rapl";
   std::string plain = RunCardMarkdown(measured, per_epoch);
   EXPECT_THAT(plain, Not(HasSubstr("**estimated**")));
+  EXPECT_THAT(plain, Not(HasSubstr("(est.)")));
   EXPECT_THAT(plain, HasSubstr("per run**"));
   EXPECT_THAT(plain, HasSubstr("Per epoch does not apply"));
 }
@@ -149,8 +150,155 @@ TEST(Report, ComparesSeveralRunsAgainstTheFirst) {
   std::string report = ReportMarkdown({a, b}, {});
   EXPECT_THAT(report, HasSubstr("# joule report: 2 runs"));
   EXPECT_THAT(report, HasSubstr("| 0.500 |"));  // b's energy ratio
+  EXPECT_THAT(report, HasSubstr("| 3600 (est.) |"));
   EXPECT_THAT(report, HasSubstr("## train run ba9876543210"));
   EXPECT_THROW(ReportMarkdown({}, {}), Error);
+}
+
+// Samples of a run at 1 s steps from its start: cpu at `cpu_w`, ram at 3 W.
+std::vector<SampleRow> Samples(const RunRecord& run, int n, double cpu_w) {
+  std::vector<SampleRow> rows;
+  for (int i = 1; i <= n; ++i) {
+    SampleRow s;
+    s.t_unix_s = run.start_unix_s + i;
+    // A burst in the middle, so merging steps has something to keep.
+    double cpu_j = cpu_w * i + (i > n / 2 ? 500 : 0);
+    s.component_j = {cpu_j, 3.0 * i, 0, 0, 0};
+    s.energy_j = cpu_j + 3.0 * i;
+    rows.push_back(s);
+  }
+  return rows;
+}
+
+TEST(PowerCurves, KeepEachComponentsEnergyWhenMerged) {
+  RunRecord r = TrainRun();
+  std::vector<SampleRow> samples = Samples(r, 10000, 40);
+  for (std::size_t steps : {std::size_t{1}, std::size_t{7}, std::size_t{600}, std::size_t{20000}}) {
+    std::vector<PowerCurve> curves = PowerCurves(r, samples, steps);
+    ASSERT_EQ(curves.size(), 2u);  // cpu and ram; gpu, system and other have no energy
+    EXPECT_EQ(curves[0].name, "cpu");
+    EXPECT_EQ(curves[0].method, "estimated:tdp-model");
+    EXPECT_EQ(curves[1].name, "ram");
+    EXPECT_LE(curves[0].watts.size(), steps);
+    EXPECT_EQ(curves[0].t_s.size(), curves[0].watts.size() + 1);
+    EXPECT_EQ(curves[0].t_s.front(), 0);
+    EXPECT_EQ(curves[0].t_s.back(), 10000);
+    EXPECT_NEAR(curves[0].energy_j(), samples.back().component_j[0], 1e-9 * 400500);
+    EXPECT_NEAR(curves[1].energy_j(), 30000, 1e-9 * 30000);
+  }
+  // Unmerged, each step is the interval's own power: 40 W, and the burst.
+  std::vector<PowerCurve> exact = PowerCurves(r, samples, 20000);
+  EXPECT_NEAR(exact[0].watts[0], 40, 1e-9);
+  EXPECT_NEAR(exact[0].watts[5000], 540, 1e-9);
+  EXPECT_THROW(PowerCurves(r, samples, 0), Error);
+  EXPECT_TRUE(PowerCurves(r, {}, 10).empty());
+}
+
+TEST(PowerCurves, SamplesWithoutComponentsGiveTheTotal) {
+  RunRecord r = TrainRun();
+  std::vector<SampleRow> samples = Samples(r, 50, 10);
+  for (SampleRow& s : samples) s.component_j[0] = std::nan("");
+  std::vector<PowerCurve> curves = PowerCurves(r, samples, 10);
+  ASSERT_EQ(curves.size(), 1u);
+  EXPECT_EQ(curves[0].name, "total");
+  EXPECT_NEAR(curves[0].energy_j(), samples.back().energy_j, 1e-9 * samples.back().energy_j);
+}
+
+TEST(ParetoFront, KeepsExactlyTheUndominatedPoints) {
+  // (energy, accuracy): b is dominated by a (same accuracy, more energy), d by c.
+  std::vector<std::pair<double, double>> points = {{10, 0.90}, {12, 0.90}, {20, 0.95},
+                                                   {25, 0.94}, {30, 0.97}, {NAN, 0.99}};
+  EXPECT_EQ(ParetoFront(points), (std::vector<bool>{true, false, true, false, true, false}));
+  // Brute force on random points: on the front iff nothing dominates it.
+  std::vector<std::pair<double, double>> random;
+  unsigned seed = 7;
+  for (int i = 0; i < 200; ++i) {
+    seed = seed * 1103515245 + 12345;
+    random.emplace_back(seed % 97, (seed / 97) % 13);
+  }
+  std::vector<bool> front = ParetoFront(random);
+  for (std::size_t i = 0; i < random.size(); ++i) {
+    bool dominated = false;
+    for (const auto& q : random) {
+      dominated = dominated ||
+                  (q.first <= random[i].first && q.second >= random[i].second && q != random[i]);
+    }
+    EXPECT_EQ(front[i], !dominated) << i;
+  }
+}
+
+// The values of every data-field="..." data-value="..." pair in `html`.
+std::vector<std::pair<std::string, double>> Fields(const std::string& html) {
+  std::vector<std::pair<std::string, double>> out;
+  const std::string key = "data-field=\"";
+  for (std::size_t at = html.find(key); at != std::string::npos; at = html.find(key, at + 1)) {
+    std::size_t start = at + key.size();
+    std::string field = html.substr(start, html.find('"', start) - start);
+    std::size_t v = html.find("data-value=\"", start) + 12;
+    out.emplace_back(field, std::stod(html.substr(v, html.find('"', v) - v)));
+  }
+  return out;
+}
+
+std::size_t Count(const std::string& text, const std::string& what) {
+  std::size_t n = 0;
+  for (std::size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+TEST(ReportHtml, HasEveryPlotAndTheRecordsExactFigures) {
+  RunRecord a = TrainRun();
+  RunRecord b = TrainRun();
+  b.id = "ba9876543210";
+  b.name = "<script>alert(1)</script>";
+  b.energy.energy_j = 3600;
+  b.metrics["accuracy"] = 0.97;
+  RunRecord c = b;
+  c.id = "c00000000000";
+  c.energy.energy_j = 9000;
+  c.metrics["accuracy"] = 0.95;  // more energy, less accurate than b: off the front
+  std::string html = ReportHtml({{a, Samples(a, 100, 40)}, {b, {}}, {c, {}}}, {});
+  EXPECT_EQ(html.rfind("<!DOCTYPE html>", 0), 0u);
+  // Self-contained: nothing is fetched, nothing runs.
+  EXPECT_THAT(html, Not(HasSubstr("<script")));
+  EXPECT_THAT(html, Not(HasSubstr("src=")));
+  EXPECT_THAT(html, Not(HasSubstr("http://example")));
+  EXPECT_THAT(html, HasSubstr("&lt;script&gt;alert(1)&lt;/script&gt;"));
+  EXPECT_EQ(Count(html, "data-plot=\"power\""), 3u);
+  EXPECT_EQ(Count(html, "data-plot=\"carbon\""), 3u);
+  EXPECT_EQ(Count(html, "data-plot=\"epochs\""), 3u);
+  EXPECT_EQ(Count(html, "data-plot=\"pareto\""), 1u);
+  // b is the cheapest, a the most accurate; c costs more than a for less.
+  EXPECT_EQ(Count(html, "class=\"point front\""), 2u);
+  EXPECT_THAT(html, HasSubstr("no power samples recorded"));
+  EXPECT_THAT(html, HasSubstr("class=\"est-mark\""));
+  // Every figure carries the value of its field in the record's JSON.
+  nlohmann::json ja = RunRecordToJson(a);
+  std::size_t checked = 0;
+  std::string card_a = html.substr(html.find("data-run=\"0123456789ab\""));
+  card_a = card_a.substr(0, card_a.find("</section>"));
+  for (const auto& [field, value] : Fields(card_a)) {
+    EXPECT_EQ(ja.at(nlohmann::json::json_pointer(field)).get<double>(), value) << field;
+    ++checked;
+  }
+  EXPECT_GE(checked, 20u);
+}
+
+TEST(ReportMarkdownWithPlots, LinksEachPlotFile) {
+  RunRecord a = TrainRun();
+  RunRecord b = TrainRun();
+  b.id = "ba9876543210";
+  RenderedReport md = ReportMarkdownWithPlots({{a, Samples(a, 20, 5)}, {b, {}}}, {}, "paper");
+  std::vector<std::string> names;
+  for (const ReportFile& f : md.files) {
+    names.push_back(f.name);
+    EXPECT_THAT(md.text, HasSubstr("(" + f.name + ")"));
+    EXPECT_EQ(f.content.rfind("<svg xmlns=\"http://www.w3.org/2000/svg\"", 0), 0u);
+  }
+  EXPECT_THAT(names, ::testing::Contains("paper-pareto.svg"));
+  EXPECT_THAT(names, ::testing::Contains("paper-0123456789ab-power.svg"));
+  EXPECT_THAT(names, ::testing::Contains("paper-ba9876543210-epochs.svg"));
+  EXPECT_EQ(md.files.size(), 1u + 2 * 3);
 }
 
 }  // namespace
