@@ -15,7 +15,7 @@ set -euo pipefail
 # root without it stops at CMake (scripts/check-fresh.sh proves it is enough).
 packages=(build-essential cmake ninja-build pkg-config git
           libdnnl-dev ocl-icd-opencl-dev zlib1g-dev libsqlite3-dev nlohmann-json3-dev libcli11-dev
-          libtomlplusplus-dev libcpp-httplib-dev libgtest-dev libgmock-dev libbenchmark-dev
+          libtomlplusplus-dev libcpp-httplib-dev libssl-dev libgtest-dev libgmock-dev libbenchmark-dev
           clang-format python3)
 if [[ "${1:-}" == "--bench" ]]; then
   # OpenBLAS: without it Debian's torch runs on the reference BLAS, a peer too weak to
