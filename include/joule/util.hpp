@@ -5,6 +5,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace joule {
 
@@ -35,6 +36,27 @@ void WriteFileAtomic(const std::string& path, std::string_view contents);
 
 // Seconds on a monotonic clock (steady_clock), for durations only.
 double MonotonicSeconds();
+
+// Levenshtein distance between two byte strings (case-sensitive).
+std::size_t EditDistance(std::string_view a, std::string_view b);
+
+// Something a user may have meant: `display` is shown in an error message,
+// `keys` are what the query is compared with (a code and a name, say).
+struct Candidate {
+  std::string display;
+  std::vector<std::string> keys;
+};
+
+// The `display` of up to `max_count` candidates closest to `query`, best
+// first, ties in candidate order: for "unknown X; closest: ..." messages.
+// Closeness is the smallest case-insensitive edit distance to any key; a key
+// that starts with the query counts as distance 0, so "fr" finds "FRA (France)".
+std::vector<std::string> CloseMatches(std::string_view query,
+                                      const std::vector<Candidate>& candidates,
+                                      std::size_t max_count);
+
+// "a, b, c" for error messages.
+std::string JoinList(const std::vector<std::string>& items);
 
 // A small, seeded, portable random generator (SplitMix64). The same seed gives
 // the same sequence on every platform and standard library, which

@@ -23,6 +23,7 @@ void RegisterBenchInferCommand(CLI::App& app);
 void RegisterRunsCommand(CLI::App& app);  // runs_command.cpp: the ledger
 void RegisterReportCommand(CLI::App& app);
 void RegisterServeCommand(CLI::App& app);  // serve_command.cpp: the dashboard
+void RegisterEstimateCommand(CLI::App& app);
 // `joule compress` and its subcommands, each in its own file
 // (compress_<name>.cpp), registered on the `compress` subcommand.
 void RegisterCompressCommand(CLI::App& app);

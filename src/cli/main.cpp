@@ -51,6 +51,7 @@ int main(int argc, char** argv) {
   joule::cli::RegisterRunsCommand(app);
   joule::cli::RegisterReportCommand(app);
   joule::cli::RegisterServeCommand(app);
+  joule::cli::RegisterEstimateCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include "joule/util.hpp"
+
 namespace joule::carbon_text {
 
 // Splits one CSV line (no line break inside) into fields, RFC 4180 quoting:
@@ -35,22 +37,9 @@ std::optional<double> ParseTimestamp(std::string_view text);
 // "2022-01-01T00:00:00Z" (fraction dropped) for unix seconds.
 std::string FormatUtc(double unix_s);
 
-// Something a user may have meant: `display` is shown in the error message,
-// `keys` are what the query is compared with (a code and a name, say).
-struct Candidate {
-  std::string display;
-  std::vector<std::string> keys;
-};
-
-// The `display` of up to `max_count` candidates closest to `query`, best
-// first, ties in candidate order. Closeness is the smallest case-insensitive
-// edit distance to any key; a key that starts with the query counts as
-// distance 0, so "fr" finds "FRA (France)".
-std::vector<std::string> CloseMatches(std::string_view query,
-                                      const std::vector<Candidate>& candidates,
-                                      std::size_t max_count);
-
-// "a, b, c" for error messages.
-std::string JoinList(const std::vector<std::string>& items);
+// Shared with the other layers through joule/util.hpp.
+using joule::Candidate;
+using joule::CloseMatches;
+using joule::JoinList;
 
 }  // namespace joule::carbon_text

@@ -49,6 +49,8 @@ EpochRow EpochRowOf(const EpochStats& s) {
 nlohmann::json JobMetrics(const JobResult& r) {
   nlohmann::json m = {{"loss", r.final_eval.loss}, {"epochs", r.epochs}, {"steps", r.steps}};
   if (r.parameters > 0) m["parameters"] = r.parameters;
+  // What `joule estimate --like RUN --samples N` scales by.
+  if (r.samples_seen > 0) m["samples_seen"] = r.samples_seen;
   if (r.flops_per_inference > 0) {
     m["flops_per_inference"] = r.flops_per_inference;
     // Forward and backward (about twice the forward) of every sample seen.
