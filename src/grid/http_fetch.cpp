@@ -115,7 +115,7 @@ std::string ProviderHttp::Get(const std::string& path, const httplib::Headers& h
     if (!res) {
       const httplib::Error err = res.error();
       if (err == httplib::Error::Connection) {
-        last_error = "cannot connect to " + scheme_host_ + " (" + httplib::to_string(err) + ")";
+        last_error = "cannot connect to " + scheme_host_;
       } else if (err == httplib::Error::Read && took_s >= 0.9 * options_.read_timeout_s) {
         // A slow server: asking again would only double the wait.
         throw Error(provider_ + ": no reply from " + base_url_ + " within the read time-out (" +

@@ -13,6 +13,12 @@ nlohmann::json ParseJsonReply(std::string_view body) {
   try {
     return nlohmann::json::parse(body.begin(), body.end());
   } catch (const nlohmann::json::parse_error& e) {
+    // e.byte counts from 1 and passes the end when the text stops early: a
+    // reply cut short, which deserves saying so.
+    if (e.byte > body.size()) {
+      throw Error("malformed JSON reply (ends after " + std::to_string(body.size()) +
+                  " bytes, incomplete)");
+    }
     throw Error("malformed JSON reply (at byte " + std::to_string(e.byte) + " of " +
                 std::to_string(body.size()) + ")");
   } catch (const nlohmann::json::exception& e) {
