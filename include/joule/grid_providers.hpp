@@ -109,8 +109,10 @@ IntensitySeries ParseWattTimeResponse(std::string_view body, ResponseKind kind);
 // WattTime's /login reply {"token": "..."}: returns the token.
 std::string ParseWattTimeLogin(std::string_view body);
 // UK carbon intensity API: {"data": [{from, to, intensity: {forecast, actual,
-// index}}]}, zone "GB", Signal::kDirect (the API counts the CO2 of burning
-// fuel at the power stations, not life-cycle emissions). History and latest
+// index}}]}, zone "GB", Signal::kDirect (the API counts the operational CO2
+// of generation, imports over the interconnectors and network losses, not
+// life-cycle emissions; its unit is gCO2/kWh, kept here as the layer's
+// default unit string so plans can compare it with the tables). History and latest
 // take "actual" where published, else "forecast"; forecast takes "forecast".
 IntensitySeries ParseCarbonIntensityUkResponse(std::string_view body, ResponseKind kind);
 
