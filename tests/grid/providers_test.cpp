@@ -22,6 +22,7 @@ using testing::FakeProviderServer;
 using ::testing::HasSubstr;
 
 constexpr double kNow = 1795953600;  // 2026-11-29T12:00:00Z, the tests' clock
+const char kDataDirForSeeds[] = JOULE_SOURCE_DATA_DIR;
 
 // Sets (or unsets, for nullptr) an environment variable for one scope.
 class ScopedEnv {
@@ -627,6 +628,58 @@ TEST_F(WattTimeHttp, RefusedLoginIsOneLine) {
   EXPECT_EQ(ErrorOf([&] { src->Latest("CAISO_NORTH"); }),
             "watttime: HTTP 401: login refused (check WATTTIME_USERNAME and WATTTIME_PASSWORD)");
   EXPECT_EQ(fake_.count(), 1u);
+}
+
+TEST_F(WattTimeHttp, HistoryAsksInPiecesOfThirtyDays) {
+  fake_.Respond([](const httplib::Request& req, httplib::Response& res) {
+    if (req.path == "/login") {
+      res.set_content(R"({"token":"t"})", "application/json");
+      return;
+    }
+    res.set_content(
+        R"({"data":[{"point_time":")" + req.get_param_value("start") +
+            R"(","value":100}],"meta":{"region":"CAISO_NORTH","units":"lbs_co2_per_mwh"}})",
+        "application/json");
+  });
+  auto src = MakeWattTimeSource(TestOptions(fake_, cache_));
+  const double t0 = 1775001600;  // 2026-04-01, 31 days: two requests
+  IntensitySeries s = src->History("CAISO_NORTH", t0, t0 + 31 * 86400);
+  auto seen = fake_.seen();
+  ASSERT_EQ(seen.size(), 3u);
+  EXPECT_EQ(seen[1].path, "/v3/historical");
+  EXPECT_EQ(seen[1].params.find("start")->second, "2026-04-01T00:00:00Z");
+  EXPECT_EQ(seen[1].params.find("end")->second, "2026-05-01T00:00:00Z");
+  EXPECT_EQ(seen[2].params.find("start")->second, "2026-05-01T00:00:00Z");
+  EXPECT_EQ(seen[2].params.find("end")->second, "2026-05-02T00:00:00Z");
+  ASSERT_EQ(s.points.size(), 2u);
+  EXPECT_DOUBLE_EQ(s.points[1].g_per_kwh, 45.359237);
+}
+
+// The fuzz seeds are the documented shapes: each parses with its parser.
+TEST(FuzzSeeds, EachSeedParsesWithItsProvidersParser) {
+  const std::filesystem::path dir =
+      std::filesystem::path(kDataDirForSeeds).parent_path() / "fuzz/corpus/grid_provider";
+  int seeds = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    const std::string name = e.path().filename().string();
+    const std::string body = ReadFile(e.path().string());
+    const ResponseKind kind =
+        name.find("forecast") != std::string::npos ? ResponseKind::kForecast
+        : name.find("latest") != std::string::npos || name.find("index") != std::string::npos
+            ? ResponseKind::kLatest
+            : ResponseKind::kHistory;
+    if (name.rfind("electricitymaps", 0) == 0) {
+      EXPECT_FALSE(ParseElectricityMapsResponse(body, kind).points.empty()) << name;
+    } else if (name == "watttime_login.json") {
+      EXPECT_FALSE(ParseWattTimeLogin(body).empty());
+    } else if (name.rfind("watttime", 0) == 0) {
+      EXPECT_FALSE(ParseWattTimeResponse(body, kind).points.empty()) << name;
+    } else {
+      EXPECT_FALSE(ParseCarbonIntensityUkResponse(body, kind).points.empty()) << name;
+    }
+    ++seeds;
+  }
+  EXPECT_EQ(seeds, 8);
 }
 
 // ---- Tables, series files, fallback ------------------------------------------
