@@ -19,17 +19,18 @@
 # (build-fuzz/fuzz-work/artifacts/<target>/; replay it with
 # `build-fuzz/fuzz/<target> FILE`).
 #
-# CI's smoke test: `scripts/fuzz.sh 15` (11 targets x 15 s, plus the build).
+# CI's smoke test: `scripts/fuzz.sh 15` (12 targets x 15 s, plus the build).
 # The fuzz build uses -O1, the usual level for fuzzing, which also keeps the
 # sanitized, coverage-instrumented build of every layer short.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-targets_all=(idx csv safetensors model recipe checkpoint carbon_series rapl hwmon proc prometheus)
+targets_all=(idx csv safetensors model recipe checkpoint carbon_series rapl hwmon proc prometheus
+             grid_provider)
 # The dictionary each target uses (fuzz/dict/<name>.dict).
 declare -A dict=([idx]=idx [csv]=csv [safetensors]=json [model]=json [recipe]=recipe
                  [checkpoint]=json [carbon_series]=carbon_series [rapl]=rapl [hwmon]=hwmon
-                 [proc]=proc [prometheus]=http)
+                 [proc]=proc [prometheus]=http [grid_provider]=grid_provider)
 
 seconds=60
 runs=""
