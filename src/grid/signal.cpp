@@ -5,9 +5,12 @@ namespace joule::grid {
 
 std::string_view SignalName(Signal s) {
   switch (s) {
-    case Signal::kDirect: return "direct";
-    case Signal::kLca: return "lca";
-    case Signal::kMarginal: return "marginal";
+    case Signal::kDirect:
+      return "direct";
+    case Signal::kLca:
+      return "lca";
+    case Signal::kMarginal:
+      return "marginal";
   }
   return "lca";
 }
