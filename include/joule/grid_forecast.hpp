@@ -56,8 +56,8 @@ IntensitySeries LoadBundledSeries(const std::string& zone, Signal signal,
 //     that profile times anchor_decay^(k+1).
 // Leads past a day use whole days further back (never an unseen point). With
 // too little history to fit (under profile_days + 20 days before the lead),
-// the forecast is the recent part alone, which needs only one point (with
-// less than a day, the last value).
+// the forecast is the recent part alone, which needs only one point (for
+// an hour of day not seen yet, the last value).
 // The defaults are the ones docs/carbon-aware.md measures.
 struct ForecastOptions {
   int horizon_steps = 48;  // points to forecast (48 covers a 24 h window and a 24 h job)

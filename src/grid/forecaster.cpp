@@ -100,7 +100,7 @@ Row Solve(Matrix a, Row b) {
 // The recency-weighted forecast: the same hour on up to recent_days of the
 // latest days, day d back weighing recent_day_weight^(d-1), plus the latest
 // departure from that profile times anchor_decay^(k+1). Works on any history
-// of at least one point: with less than a day, the latest value.
+// of at least one point: an hour of day not seen yet takes the latest value.
 std::vector<double> RecentForecast(const History& h, int horizon, const ForecastOptions& o) {
   const long n = h.size(), spd = h.spd();
   auto profile = [&](long u, long first_day) {
