@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "joule/grid.hpp"
+#include "joule/util.hpp"
 
 namespace joule::grid {
 
@@ -23,10 +24,13 @@ namespace joule::grid {
 // Bundled tables: data_dir/grid-carbon/<ZONE>_2022_hourly.csv, Electricity
 // Maps' hourly exports of 2022 (8760 points each).
 
+// data_dir defaults to joule::DataDir() (the JOULE_DATA_DIR or the source
+// tree's data/).
+
 // The zones with a bundled table, sorted ("CA-ON", "DE", "ES", "FR", "GB",
 // "PL" in this repository). Throws joule::Error when data_dir/grid-carbon
 // cannot be listed.
-std::vector<std::string> BundledZones(const std::string& data_dir);
+std::vector<std::string> BundledZones(const std::string& data_dir = DataDir());
 
 // The bundled hourly series of `zone` (as the file names it, any case), for
 // signal kLca or kDirect (the file's two columns), with provenance
@@ -35,7 +39,7 @@ std::vector<std::string> BundledZones(const std::string& data_dir);
 // (the tables hold averages, not marginal figures), or when the file is
 // malformed or not equally spaced.
 IntensitySeries LoadBundledSeries(const std::string& zone, Signal signal,
-                                  const std::string& data_dir);
+                                  const std::string& data_dir = DataDir());
 
 // ---------------------------------------------------------------------------
 // Forecaster.

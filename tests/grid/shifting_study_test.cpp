@@ -107,7 +107,7 @@ TEST(ShiftingStudy, RefusesAnEmptyStudy) {
 TEST(BundledSeries, LoadsEveryZoneAsAFullHourlyYear) {
   const std::vector<std::string> zones = BundledZones(DataDir());
   EXPECT_EQ(zones, (std::vector<std::string>{"CA-ON", "DE", "ES", "FR", "GB", "PL"}));
-  const IntensitySeries de = LoadBundledSeries("de", Signal::kLca, DataDir());
+  const IntensitySeries de = LoadBundledSeries("de", Signal::kLca);  // DataDir()
   EXPECT_EQ(de.zone, "DE");
   EXPECT_EQ(de.provenance, "bundled:DE_2022_hourly.csv");
   EXPECT_EQ(de.points.size(), 8760u);
