@@ -19,6 +19,8 @@ void RegisterDemoCommand(CLI::App& app);
 void RegisterMeasureCommand(CLI::App& app);
 void RegisterSensorsCommand(CLI::App& app);
 void RegisterStudyCommand(CLI::App& app);
+// study_shifting.cpp: `joule study shifting`, registered on the `study` subcommand.
+void RegisterStudyShifting(CLI::App& study);
 void RegisterBenchInferCommand(CLI::App& app);
 void RegisterRunsCommand(CLI::App& app);  // runs_command.cpp: the ledger
 void RegisterReportCommand(CLI::App& app);

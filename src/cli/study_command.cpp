@@ -216,6 +216,7 @@ void RegisterStudyCommand(CLI::App& app) {
   cmd->add_flag("--json", f->json, "print the figures as JSON on stdout");
   AddLedgerFlags(*cmd, f->ledger);
   cmd->callback([f, flags] { LossStudy(*f, *flags); });
+  RegisterStudyShifting(*study);
 }
 
 }  // namespace joule::cli
