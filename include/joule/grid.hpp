@@ -32,7 +32,7 @@ struct IntensityPoint {
 // A run of values for one zone, equally spaced: point i holds for
 // [points[i].unix_s, points[i].unix_s + step_s).
 struct IntensitySeries {
-  std::string zone;        // as the source names it: "DE", "GB", "CAISO_NORTH"
+  std::string zone;  // as the source names it: "DE", "GB", "CAISO_NORTH"
   Signal signal = Signal::kLca;
   double step_s = 3600;
   // Where the values came from, shown beside every figure made from them:

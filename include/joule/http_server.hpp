@@ -2,26 +2,15 @@
 // Prometheus endpoint, the dashboard), and the one place that binds and runs
 // them.
 //
-// Ledger layer (src/ledger/http_server.cpp). Includes cpp-httplib the way
-// Debian's libcpp-httplib.so was built.
+// Ledger layer (src/ledger/http_server.cpp).
 //
 // The Debian library is compiled with OpenSSL, zlib and Brotli support (see
 // `pkg-config --cflags cpp-httplib`), and those macros change the layout of
 // classes such as httplib::ClientImpl. Code that includes <httplib.h> without
 // them and links the .so would disagree with it about object sizes (an ODR
-// violation that corrupts memory), so every joule file includes this header
-// instead of <httplib.h>.
+// violation that corrupts memory), so the CMake target every user of the
+// library links, joule_httplib, defines all three.
 #pragma once
-
-#ifndef CPPHTTPLIB_OPENSSL_SUPPORT
-#define CPPHTTPLIB_OPENSSL_SUPPORT
-#endif
-#ifndef CPPHTTPLIB_ZLIB_SUPPORT
-#define CPPHTTPLIB_ZLIB_SUPPORT
-#endif
-#ifndef CPPHTTPLIB_BROTLI_SUPPORT
-#define CPPHTTPLIB_BROTLI_SUPPORT
-#endif
 
 #include <httplib.h>
 

@@ -2,11 +2,12 @@
 // and the reply cache. Internal to the grid layer; every live client holds one.
 #pragma once
 
+#include <httplib.h>  // the macros Debian built it with come from joule_httplib
+
 #include <functional>
 #include <string>
 #include <string_view>
 
-#include "grid/httplib_include.hpp"
 #include "grid/intensity_cache.hpp"
 #include "joule/grid_providers.hpp"
 

@@ -9,6 +9,7 @@
 
 #include "grid/iso_time.hpp"
 #include "joule/carbon.hpp"
+#include "joule/grid_forecast.hpp"
 #include "joule/grid_providers.hpp"
 #include "joule/util.hpp"
 
@@ -91,7 +92,7 @@ class BundledSource : public IntensitySource {
     return s;
   }
 
-  static double At(const std::vector<CarbonModel::SeriesPoint>& table, double h, bool& outside) {
+  static double At(const std::vector<IntensityPoint>& table, double h, bool& outside) {
     const double year_start = detail::StartOfYear(h);
     outside = outside || year_start != kStart2022;
     // 31 December of a leap year has no 2022 counterpart: keep the last hour.
@@ -100,40 +101,23 @@ class BundledSource : public IntensitySource {
     return table[hour].g_per_kwh;
   }
 
-  const std::vector<CarbonModel::SeriesPoint>& Table(const std::string& zone) {
+  const std::vector<IntensityPoint>& Table(const std::string& zone) {
     const std::string key = Upper(zone);
     if (auto it = tables_.find(key); it != tables_.end()) return it->second;
-    const std::string dir = TablesDir(data_dir_);
-    const std::string path = dir + "/" + TableName(zone);
-    if (zone.empty() || zone.find('/') != std::string::npos || !std::filesystem::exists(path)) {
-      std::vector<std::string> zones;
-      std::error_code ec;
-      for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
-        const std::string f = e.path().filename().string();
-        if (const auto pos = f.find("_2022_hourly.csv"); pos != std::string::npos) {
-          zones.push_back(f.substr(0, pos));
-        }
-      }
-      std::sort(zones.begin(), zones.end());
-      std::string list;
-      for (const auto& z : zones) list += (list.empty() ? "" : ", ") + z;
-      throw Error("bundled: no table for zone '" + zone + "' (" + dir + " has " +
-                  (list.empty() ? "none" : list) + ")");
-    }
-    auto points = ReadSeries(path, signal_, data_dir_);
+    IntensitySeries table =
+        LoadBundledSeries(zone, signal_, data_dir_.empty() ? DataDir() : data_dir_);
     // The hour-of-year lookup relies on a full, gap-free 2022.
-    if (points.size() != kHoursIn2022 || points.front().unix_s != kStart2022 ||
-        points.back().unix_s != kStart2022 + (kHoursIn2022 - 1) * kHour) {
-      throw Error(path + ": expected the 8760 hours of 2022, found " +
-                  std::to_string(points.size()) + " points");
+    if (table.points.size() != kHoursIn2022 || table.points.front().unix_s != kStart2022) {
+      throw Error(table.provenance + ": expected the 8760 hours of 2022, found " +
+                  std::to_string(table.points.size()) + " points");
     }
-    return tables_.emplace(key, std::move(points)).first->second;
+    return tables_.emplace(key, std::move(table.points)).first->second;
   }
 
   Signal signal_;
   std::string data_dir_;
   std::function<double()> clock_;
-  std::map<std::string, std::vector<CarbonModel::SeriesPoint>> tables_;
+  std::map<std::string, std::vector<IntensityPoint>> tables_;
 };
 
 class SeriesFileSource : public IntensitySource {

@@ -3,6 +3,8 @@
 // The clients under test get its url() as their base URL.
 #pragma once
 
+#include <httplib.h>  // the macros Debian built it with come from joule_httplib
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -11,8 +13,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include "grid/httplib_include.hpp"
 
 namespace joule::grid::testing {
 
