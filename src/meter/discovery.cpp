@@ -73,6 +73,7 @@ SensorSet DiscoverSensors(const SensorOptions& options) {
     model.cpu_power_csv = options.cpu_power_csv;
     model.cpu_tdp_w = options.cpu_tdp_w;
     model.ram_power_w = options.ram_power_w;
+    model.model = options.power_model;
     model.cpu = !cpu_measured;
     model.ram = !ram_measured;
     set.sources.push_back(MakeTdpModelSource(model, &set.warnings));
