@@ -171,6 +171,18 @@ std::unique_ptr<PowerSource> OpenRaplSource(const std::string& powercap_dir, Sou
 // when the library, a required symbol, nvmlInit or every device is missing.
 std::unique_ptr<PowerSource> OpenNvmlSource(const std::string& library, SourceProbe* probe);
 
+// AMD GPUs through AMD SMI, loaded with dlopen(`library`) at run time (normally
+// "libamd_smi.so" from ROCm 6 or later; no build dependency). One channel per
+// GPU ("gpu0", ...; component kGpu, method "measured:amdsmi"). A GPU whose
+// amdsmi_get_energy_count works gives a kEnergyCounter channel (count x the
+// counter's resolution in uJ); otherwise amdsmi_get_power_info's socket power
+// is integrated (kInstantPower), read by the layout of the library's release
+// (24.x and 25.x+ differ); a release of unknown layout gives no power reading
+// and the reason says so. Never split by process. Returns nullptr with the
+// reason when the library, a required symbol, amdsmi_init or every GPU is
+// missing.
+std::unique_ptr<PowerSource> OpenAmdSmiSource(const std::string& library, SourceProbe* probe);
+
 // hwmon power and energy inputs under `hwmon_dir` (normally /sys/class/hwmon):
 // energyN_input (uJ, counters) and powerN_input (uW, instant). Only inputs
 // whose scope is known are counted: the amd_energy driver's socket counters
@@ -262,6 +274,7 @@ struct SensorOptions {
   std::string hwmon_dir = "/sys/class/hwmon";
   std::string proc_root = "/proc";
   std::string nvml_library = "libnvidia-ml.so.1";
+  std::string amdsmi_library = "libamd_smi.so";
   std::string cpu_power_csv;                    // empty: the bundled table
   std::optional<double> cpu_tdp_w;              // --cpu-tdp
   std::optional<double> ram_power_w;            // --ram-power
@@ -271,7 +284,7 @@ struct SensorOptions {
 
 struct SensorSet {
   std::vector<std::unique_ptr<PowerSource>> sources;  // used, no overlap between them
-  std::vector<SourceProbe> probes;    // every kind tried, in order: rapl, hwmon, nvml, model
+  std::vector<SourceProbe> probes;    // every kind tried: rapl, hwmon, nvml, amdsmi, model
   std::vector<std::string> warnings;  // one line each: fallbacks, assumptions
 };
 
@@ -281,13 +294,14 @@ struct SensorSet {
 //    else the TDP model's CPU channel (with a warning naming why RAPL was not
 //    used when zones exist but cannot be read);
 //  - RAM: RAPL dram when present, else the model's RAM channel;
-//  - GPU: NVML when it loads and has devices.
+//  - GPU: NVML when it loads and has devices; AMD SMI likewise (both may).
 // Throws joule::Error only for bad overrides or unreadable /proc (the model
 // cannot work without it); a missing sensor is never an error.
 SensorSet DiscoverSensors(const SensorOptions& options);
 
 // The default options with the environment's overrides of where sensors are
-// looked for: $JOULE_POWERCAP_DIR (RAPL) and $JOULE_NVML_LIBRARY (NVML), for
+// looked for: $JOULE_POWERCAP_DIR (RAPL), $JOULE_NVML_LIBRARY (NVML) and
+// $JOULE_AMDSMI_LIBRARY (AMD SMI), for
 // testing against fakes and for machines that keep them elsewhere.
 SensorOptions SensorOptionsFromEnvironment();
 

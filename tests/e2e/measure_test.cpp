@@ -726,7 +726,7 @@ TEST(Sensors, ListsEverySourceWithReasonAndFindsStubGpu) {
   std::string dir = Dir("sensors");
   JouleRun r = Joule({"sensors"}, dir, {"JOULE_NVML_LIBRARY=/nonexistent/libnvidia-ml.so.1"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  for (const char* kind : {"rapl", "hwmon", "nvml", "tdp-model"}) {
+  for (const char* kind : {"rapl", "hwmon", "nvml", "amdsmi", "tdp-model"}) {
     EXPECT_NE(r.out.find(kind), std::string::npos) << kind << "\n" << r.out;
   }
   EXPECT_NE(r.out.find("cannot load /nonexistent/libnvidia-ml.so.1"), std::string::npos);
@@ -748,6 +748,18 @@ TEST(Sensors, ListsEverySourceWithReasonAndFindsStubGpu) {
   ASSERT_FALSE(plain.out.empty());
   EXPECT_EQ(plain.out.back(), '\n') << plain.out;
   EXPECT_EQ(gpu.out.back(), '\n') << gpu.out;
+#endif
+#ifdef JOULE_STUB_AMDSMI
+  JouleRun amd = Joule({"sensors", "--json"}, dir,
+                       {"JOULE_NVML_LIBRARY=/nonexistent/libnvidia-ml.so.1",
+                        std::string("JOULE_AMDSMI_LIBRARY=") + JOULE_STUB_AMDSMI});
+  ASSERT_EQ(amd.exit_code, 0) << amd.err;
+  nlohmann::json a = Json(amd);
+  bool found_amd = false;
+  for (const auto& ch : a["channels"]) {
+    found_amd = found_amd || (ch["method"] == "measured:amdsmi" && ch["component"] == "gpu");
+  }
+  EXPECT_TRUE(found_amd) << amd.out;
 #endif
 }
 
