@@ -29,10 +29,13 @@ struct CarbonOptions {
   std::string cloud_provider, cloud_region;  // --cloud gcp --region europe-west1 (both or neither)
   std::string grid_region;  // --grid-region: US state name or 2-letter code, or Nordic zone
                             // (SE1-SE4, NO1-NO5, FI); any case, e.g. "california", "SE3"
-  std::optional<double> intensity_g_per_kwh;          // --intensity: fixed, >= 0
-  std::string series_path;                            // --intensity-series FILE
-  std::string series_kind = "lca";                    // --intensity-kind direct|lca (series only)
-  double pue = 1.0;                                   // --pue: >= 1
+  std::optional<double> intensity_g_per_kwh;  // --intensity: fixed, >= 0
+  std::string series_path;                    // --intensity-series FILE
+  std::string series_kind = "lca";            // --intensity-kind direct|lca (series only)
+  double pue = 1.0;                           // --pue: >= 1
+  // --wue: litres of water per kWh (PUE applied), >= 0; the CodeCarbon CSV's
+  // water_consumed = WUE x energy. 0: no water figure (CodeCarbon's default).
+  double wue = 0.0;
   std::optional<double> embodied_kg, lifetime_years;  // --embodied-kg --lifetime-years: both
                                                       // or neither, both > 0
 };
@@ -109,6 +112,7 @@ class CarbonModel {
 
   bool is_default() const;  // true when no intensity source and no country was given
   double pue() const;
+  double wue() const;  // L/kWh
 
   // Location fields for the CodeCarbon columns; empty when unknown. country_name
   // as the tables spell it ("France"), country_iso the ISO3 code ("FRA"),
@@ -139,6 +143,7 @@ class CarbonModel {
   std::vector<SeriesPoint> series_;
   double series_end_s_ = 0;  // end of the last point's step
   double pue_ = 1.0;
+  double wue_ = 0.0;
   double embodied_kg_ = 0, lifetime_years_ = 0;
   std::string country_name_, country_iso_, region_, cloud_provider_, cloud_region_;
 };

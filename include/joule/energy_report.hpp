@@ -29,6 +29,9 @@ struct EnergyReport {
   double duration_s = 0;
   double start_unix_s = 0, end_unix_s = 0;
   Attribution attribution = Attribution::kProcessTree;
+  // How the tree's CPU energy was taken (process attribution); records from
+  // before the choice existed read back as kBusyTime, the rule they used.
+  ProcessShare share = ProcessShare::kMarginal;
   std::vector<ComponentReport> components;  // counted components with a channel, in enum order
   double energy_j = 0;                      // attributed total of counted channels
   double machine_energy_j = 0;              // whole-machine total
@@ -47,6 +50,7 @@ struct EnergyReport {
   double intensity_g_per_kwh = 0;
   std::string intensity_source;
   double pue = 1;
+  double wue = 0;            // L/kWh; water = wue x energy (PUE applied)
   double operational_g = 0;  // PUE applied
   double embodied_g = 0;
   // Where the intensity is for (CarbonModel's location fields, as the

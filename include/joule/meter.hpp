@@ -88,6 +88,17 @@ struct ChannelSample {
 
 // One sensor or model. Implementations are not thread-safe: one thread (the
 // meter's, under its lock) calls Read at a time.
+// A process tree's use of the machine over one sampling interval, for a
+// source whose power model can price it by itself (PowerSource::TreePowerW).
+struct TreeUse {
+  double interval_s = 0;
+  double cpu_s = 0;           // the tree's CPU time in the interval
+  double capacity_cpu_s = 0;  // all CPUs' time in the interval (busy + idle + iowait)
+  double rss_bytes = 0;       // the tree's resident memory at the interval's end
+  // The tree's share of the machine's CPU capacity, cpu_s / capacity_cpu_s.
+  double load() const { return capacity_cpu_s > 0 ? cpu_s / capacity_cpu_s : 0; }
+};
+
 class PowerSource {
  public:
   virtual ~PowerSource() = default;
@@ -110,6 +121,15 @@ class PowerSource {
   // counter must not wrap twice between reads); the meter samples at least
   // this often. Infinity when any gap is fine.
   virtual double max_read_interval_s() const { return std::numeric_limits<double>::infinity(); }
+  // For ProcessShare::kMarginal: the mean power of channel `channel` that the
+  // tree's own use costs under this source's model, whatever else runs (the
+  // TDP model: the dynamic power of the tree's load alone plus the idle power
+  // of the CPU capacity it held). nullopt when the source has no such model
+  // (a sensor sees only the whole machine): the meter then splits the
+  // channel's machine energy by the tree's share.
+  virtual std::optional<double> TreePowerW(std::size_t /*channel*/, const TreeUse& /*use*/) const {
+    return std::nullopt;
+  }
 };
 
 // True for "measured:*" labels; false for estimates and declared figures.
@@ -151,6 +171,18 @@ std::unique_ptr<PowerSource> OpenRaplSource(const std::string& powercap_dir, Sou
 // when the library, a required symbol, nvmlInit or every device is missing.
 std::unique_ptr<PowerSource> OpenNvmlSource(const std::string& library, SourceProbe* probe);
 
+// AMD GPUs through AMD SMI, loaded with dlopen(`library`) at run time (normally
+// "libamd_smi.so" from ROCm 6 or later; no build dependency). One channel per
+// GPU ("gpu0", ...; component kGpu, method "measured:amdsmi"). A GPU whose
+// amdsmi_get_energy_count works gives a kEnergyCounter channel (count x the
+// counter's resolution in uJ); otherwise amdsmi_get_power_info's socket power
+// is integrated (kInstantPower), read by the layout of the library's release
+// (24.x and 25.x+ differ); a release of unknown layout gives no power reading
+// and the reason says so. Never split by process. Returns nullptr with the
+// reason when the library, a required symbol, amdsmi_init or every GPU is
+// missing.
+std::unique_ptr<PowerSource> OpenAmdSmiSource(const std::string& library, SourceProbe* probe);
+
 // hwmon power and energy inputs under `hwmon_dir` (normally /sys/class/hwmon):
 // energyN_input (uJ, counters) and powerN_input (uW, instant). Only inputs
 // whose scope is known are counted: the amd_energy driver's socket counters
@@ -159,35 +191,72 @@ std::unique_ptr<PowerSource> OpenNvmlSource(const std::string& library, SourcePr
 // is no power or energy input.
 std::unique_ptr<PowerSource> OpenHwmonSource(const std::string& hwmon_dir, SourceProbe* probe);
 
+// Which power model estimates a machine without sensors.
+enum class PowerModel {
+  kJoule,       // joule's documented model (below); the default
+  kCodeCarbon,  // CodeCarbon 3.x's own defaults, to reproduce a CodeCarbon figure
+};
+const char* PowerModelName(PowerModel model);  // "joule", "codecarbon"
+// The model named `name`; throws Error naming the accepted names otherwise.
+PowerModel ParsePowerModel(const std::string& name);
+
 // The model for machines without sensors (label "estimated:tdp-model").
 //
-// CPU (machine): TDP x (0.1 + 0.9 x load^3), load = busy / (busy + idle +
-// iowait) CPU time from /proc/stat over the interval (the load curve of
-// CodeCarbon, so figures compare). TDP: cpu_tdp_w when given; else, on a
-// virtual machine (the "hypervisor" flag in cpuinfo), kVmWattsPerThread x the
-// threads the VM has, because a whole chip's TDP overstates a slice of a host;
-// else the TDP of the CPU model in cpu_power.csv (matched on cpuinfo's "model
-// name"); else kDefaultCpuTdpW with a warning.
-// RAM: ram_power_w when given, else kRamWattsPerGb x MemTotal.
+// joule's model (PowerModel::kJoule). CPU (machine): TDP x (0.1 + 0.9 x
+// load^3), load = busy / (busy + idle + iowait) CPU time from /proc/stat over
+// the interval (CodeCarbon's load curve). TDP: cpu_tdp_w when given; else, on
+// a virtual machine (the "hypervisor" flag in cpuinfo), kVmWattsPerThread x
+// the threads the VM has, because a whole chip's TDP overstates a slice of a
+// host; else the TDP of the CPU model in cpu_power.csv (matched on cpuinfo's
+// "model name"); else kDefaultCpuTdpW with a warning. RAM: ram_power_w when
+// given, else kRamWattsPerGb x MemTotal. A process tree (ProcessShare::
+// kMarginal) is charged TDP x (0.1 l + 0.9 l^3) for its share l of the CPU
+// capacity: its own load on the curve, and the idle floor of what it held.
+//
+// CodeCarbon 3.x's defaults (PowerModel::kCodeCarbon), read from its source
+// (codecarbon/core/cpu.py, external/hardware.py, external/ram.py, 3.3.0).
+// CPU: cpu_tdp_w when given; else the cpu_power.csv row CodeCarbon's matching
+// picks (CodeCarbonTableTdp) x sockets; a named CPU it cannot match gets 4 W
+// per thread x sockets (kCodeCarbonWattsPerThread); no name at all, 85 W.
+// Machine: TDP x (0.1 + 0.9 x load^3); a process tree: TDP x l, linear, no
+// floor. RAM: 5 W per estimated DIMM, at least 10 W (CodeCarbonRamPowerW), of
+// MemTotal in GiB for the machine, of the tree's resident memory for a process.
 struct TdpModelOptions {
   std::string proc_root = "/proc";    // reads cpuinfo, stat, meminfo under it
   std::string cpu_power_csv;          // empty: the bundled data/carbon/cpu_power.csv
   std::optional<double> cpu_tdp_w;    // --cpu-tdp: > 0
   std::optional<double> ram_power_w;  // --ram-power: >= 0
-  bool cpu = true;                    // give a "cpu" channel
-  bool ram = true;                    // give a "ram" channel
+  PowerModel model = PowerModel::kJoule;
+  bool cpu = true;  // give a "cpu" channel
+  bool ram = true;  // give a "ram" channel
 };
-// Unknown CPU model, bare metal: a mid-range figure (CodeCarbon uses the same
-// 85 W when it does not know the CPU).
+// Unknown CPU model, bare metal: a mid-range figure (CodeCarbon too uses 85 W,
+// but only when it cannot read a CPU name at all).
 inline constexpr double kDefaultCpuTdpW = 85.0;
 // Per hardware thread of a VM: Cloud Carbon Footprint's average maximum watts
 // per vCPU for AWS (3.5 W); current server chips give 1.9 (EPYC 9654, 360 W /
 // 192 threads) to 3.1 (Xeon 8480+, 350 W / 112 threads).
 inline constexpr double kVmWattsPerThread = 3.5;
+// CodeCarbon 3.x, a CPU it names but cannot find in its table.
+inline constexpr double kCodeCarbonWattsPerThread = 4.0;
 // 3 W per 8 GB of DDR3/DDR4 (Crucial's figure, CodeCarbon's RAM model before
 // v3). CodeCarbon 3 switched to 5 W per *estimated DIMM*; joule keeps a per-GB
 // figure because it scales with a VM's or container's slice of the host's DIMMs.
 inline constexpr double kRamWattsPerGb = 3.0 / 8.0;
+
+// CodeCarbon 3.x's lookup of a CPU name in its table: a case-insensitive
+// exact match; then the same of the name without "(R)", " CPU @ ...", " CPU"
+// and " @ N.NNGHz"; then the one row whose tokens (lower case, split at
+// anything not a letter or digit) and the name's are a subset one of the
+// other, when exactly one row is. The TDP in watts and the row's name, or
+// nullopt. Throws Error for a malformed table (file and line).
+std::optional<double> CodeCarbonTableTdp(const std::string& csv_path, const std::string& model_name,
+                                         std::string* row_name);
+// CodeCarbon 3.x's DIMM estimate for `gib` GiB of memory, and its RAM power:
+// 5 W a DIMM for the first 4, then 90%, 80% and 70% of that per DIMM past 4, 8
+// and 16, at least 10 W (x86).
+int CodeCarbonDimmCount(double gib);
+double CodeCarbonRamPowerW(double gib);
 
 // Throws joule::Error for a bad option (tdp <= 0, ram power < 0), an unreadable
 // /proc file or a malformed cpu_power.csv (file and line). `warnings` (may be
@@ -205,15 +274,17 @@ struct SensorOptions {
   std::string hwmon_dir = "/sys/class/hwmon";
   std::string proc_root = "/proc";
   std::string nvml_library = "libnvidia-ml.so.1";
-  std::string cpu_power_csv;               // empty: the bundled table
-  std::optional<double> cpu_tdp_w;         // --cpu-tdp
-  std::optional<double> ram_power_w;       // --ram-power
-  std::optional<double> declared_power_w;  // --power: then only the declared source
+  std::string amdsmi_library = "libamd_smi.so";
+  std::string cpu_power_csv;                    // empty: the bundled table
+  std::optional<double> cpu_tdp_w;              // --cpu-tdp
+  std::optional<double> ram_power_w;            // --ram-power
+  std::optional<double> declared_power_w;       // --power: then only the declared source
+  PowerModel power_model = PowerModel::kJoule;  // --power-model: the TDP model's figures
 };
 
 struct SensorSet {
   std::vector<std::unique_ptr<PowerSource>> sources;  // used, no overlap between them
-  std::vector<SourceProbe> probes;    // every kind tried, in order: rapl, hwmon, nvml, model
+  std::vector<SourceProbe> probes;    // every kind tried: rapl, hwmon, nvml, amdsmi, model
   std::vector<std::string> warnings;  // one line each: fallbacks, assumptions
 };
 
@@ -223,13 +294,14 @@ struct SensorSet {
 //    else the TDP model's CPU channel (with a warning naming why RAPL was not
 //    used when zones exist but cannot be read);
 //  - RAM: RAPL dram when present, else the model's RAM channel;
-//  - GPU: NVML when it loads and has devices.
+//  - GPU: NVML when it loads and has devices; AMD SMI likewise (both may).
 // Throws joule::Error only for bad overrides or unreadable /proc (the model
 // cannot work without it); a missing sensor is never an error.
 SensorSet DiscoverSensors(const SensorOptions& options);
 
 // The default options with the environment's overrides of where sensors are
-// looked for: $JOULE_POWERCAP_DIR (RAPL) and $JOULE_NVML_LIBRARY (NVML), for
+// looked for: $JOULE_POWERCAP_DIR (RAPL), $JOULE_NVML_LIBRARY (NVML) and
+// $JOULE_AMDSMI_LIBRARY (AMD SMI), for
 // testing against fakes and for machines that keep them elsewhere.
 SensorOptions SensorOptionsFromEnvironment();
 
@@ -257,8 +329,24 @@ enum class Attribution {
   kMachine,  // everything the sources report
 };
 
+// How a tree's CPU energy is taken from the machine's (docs/attribution.md).
+enum class ProcessShare {
+  // What the tree's own CPU time costs under the source's power model
+  // (PowerSource::TreePowerW), independent of what runs beside it; channels
+  // without a model (sensors) fall back to the busy-time share.
+  kMarginal,
+  // The machine's energy times the tree's share of the machine's busy CPU
+  // time: the whole machine is shared out, so a neighbour's load raises the
+  // tree's figure when the power curve is not linear.
+  kBusyTime,
+};
+const char* ProcessShareName(ProcessShare share);  // "marginal", "busy-time"
+// The share named `name`; throws Error naming the accepted names otherwise.
+ProcessShare ParseProcessShare(const std::string& name);
+
 struct MeterOptions {
   Attribution attribution = Attribution::kProcessTree;
+  ProcessShare share = ProcessShare::kMarginal;  // process-tree attribution only
   // Root of the tracked tree; 0 = the calling process. Descendants are found
   // through /proc/PID/task/TID/children and stay tracked when orphaned.
   int root_pid = 0;
@@ -286,6 +374,9 @@ struct ChannelEnergy {
   double machine_j = 0;     // the whole machine (or device)
   double energy_j = 0;      // attributed to the tracked tree (== machine_j when not attributed)
   double last_power_w = 0;  // machine power over the last interval
+  // Power charged to the tree over the last interval (== last_power_w when
+  // not attributed).
+  double last_charged_w = 0;
 };
 
 // Totals since Start (or over a task). All sums are over counted channels.
@@ -295,6 +386,7 @@ struct MeterReading {
   std::uint64_t samples = 0;   // intervals integrated
   double last_interval_s = 0;  // length of the last interval
   Attribution attribution = Attribution::kProcessTree;
+  ProcessShare share = ProcessShare::kMarginal;
   std::vector<ChannelEnergy> channels;
   double energy_j = 0;            // attributed
   double machine_energy_j = 0;    // whole machine
@@ -411,6 +503,10 @@ struct MachineFacts {
   int cpu_count = 0;      // online logical CPUs (sysconf)
   double ram_total_bytes = 0;  // meminfo MemTotal
   double ram_used_bytes = 0;   // MemTotal - MemAvailable, now
+  // MemTotal - MemFree - Buffers - Cached - SReclaimable (MemTotal - MemFree
+  // when that is negative): psutil's `used`, which CodeCarbon's ram_used_gb
+  // reports. 0 when unknown.
+  double ram_used_no_cache_bytes = 0;
 };
 
 // Reads `proc_root`/cpuinfo and `proc_root`/meminfo (tests hand in a fake

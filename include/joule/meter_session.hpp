@@ -35,6 +35,7 @@ struct MeteringOptions {
   std::shared_ptr<const CarbonModel> resolved_carbon;
   double interval_s = 0.5;  // background sampling interval, [0.01, 3600]
   Attribution attribution = Attribution::kProcessTree;
+  ProcessShare share = ProcessShare::kMarginal;  // how a process tree's CPU energy is taken
 
   // For tests and embedders. `sources`, when set, replaces DiscoverSensors
   // (called once per session). `clock` (null: the system clock) must outlive

@@ -588,13 +588,19 @@ struct MeasureJob {
   std::string samples;                 // write each sample to this file as JSON lines ("": none)
   std::string prometheus;              // serve metrics on HOST:PORT while measuring ("": none)
   std::string project_name = "joule";  // the CSV row's project_name
-  LedgerTarget ledger;                 // empty path: not recorded
+  // > 0 with no command and no pid: monitor the whole machine (machine
+  // attribution) until SIGINT or SIGTERM, appending a CSV row for each
+  // `every_s` seconds and one for the last, partial interval; the rows'
+  // energies add up to the run's.
+  double every_s = 0;
+  LedgerTarget ledger;  // empty path: not recorded
   // Each sensor warning, before the command starts; may be null.
   std::function<void(const std::string&)> on_warning;
 };
 
 // What is wrong with a measure job before anything runs: keys "command",
-// "pid", "metering.interval_s", "csv" (a directory that does not exist, an
+// "pid", "every" (a monitor needs machine attribution and no command),
+// "metering.interval_s", "csv" (a directory that does not exist, an
 // existing file that is not CodeCarbon's), then the metering fields
 // (ResolveMeteringOptions, which keeps the resolved carbon model in
 // job.metering). nullopt: it can run.
@@ -607,6 +613,7 @@ struct MeasureFacts {
   bool attached = false;
   int exit_code = 0;        // the command's (128 + signal when killed)
   std::string exit_text;    // "exit 0", "killed by signal 15 (Terminated)", "stopped by signal 2"
+  int csv_rows = 0;         // rows appended to --csv
   double interval_s = 1;    // as the meter took it
   std::string run_id;       // the ledger's id, or a fresh one when not recorded
   std::string ledger_path;  // "" when not recorded

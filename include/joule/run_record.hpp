@@ -67,8 +67,9 @@ struct HostRecord {
   std::string cpu_model;
   int cpu_count = 0;  // logical CPUs
   double ram_total_bytes = 0;
-  double ram_used_bytes = 0;  // when the run started; 0 when unknown
-  std::string gpu_model;      // "2 x NVIDIA A100"; empty: none seen
+  double ram_used_bytes = 0;           // when the run started; 0 when unknown
+  double ram_used_no_cache_bytes = 0;  // psutil's `used` (MachineFacts); 0 when unknown
+  std::string gpu_model;               // "2 x NVIDIA A100"; empty: none seen
   int gpu_count = 0;
 };
 
@@ -313,8 +314,12 @@ nlohmann::json RunRecordToJson(const RunRecord& record);
 // its convention that energy columns include the PUE and `emissions` is
 // operational carbon only (embodied has no column). run_id is the run's id in
 // UUID form ("00000000-0000-4000-8000-" + id), project_name the config's
-// "project_name" or else "joule". `joule measure --csv` and `joule runs
-// export` both write this row, so they agree.
+// "project_name" or else "joule", experiment_id the config's or else
+// CodeCarbon's default. In CodeCarbon 3.x's units and conventions: sizes in
+// GiB (ram_total_size = MemTotal / 2^30; ram_used_gb = psutil's `used`),
+// 0 (not empty) for the power, energy, count and utilisation of a device
+// that is absent, water_consumed = WUE x energy_consumed. `joule measure
+// --csv` and `joule runs export` both write this row, so they agree.
 CodeCarbonRow RunToCodeCarbonRow(const RunRecord& record);
 
 // `runs` as an emissions.csv: CodeCarbon's header line, then one row per run

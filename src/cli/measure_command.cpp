@@ -8,7 +8,9 @@
 //
 // The metering flags (sensors, carbon, --machine) are the job schema's, the
 // same as train's; the rest are measure's own.
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 
 #include "cli/commands.hpp"
@@ -24,6 +26,7 @@ struct MeasureFlags {
   MeasureJob job;
   std::unique_ptr<JobFlags> metering;  // the schema's metering flags
   std::string interval_text;           // --interval as given
+  std::string every_text;              // --every as given
   bool json = false;
   LedgerFlags ledger;
 };
@@ -44,11 +47,25 @@ std::string Explain(const MeasureFlags& f, const ConfigProblem& problem) {
            problem.what;
   }
   if (problem.key == "command") return problem.what;
+  if (problem.key == "every") return "--every " + f.every_text + ": " + problem.what;
   return f.metering->Explain(problem, nullptr);
+}
+
+// "60s", "5m", "1h" or plain seconds ("90", "0.5").
+double ParseEvery(const std::string& text) {
+  char* end = nullptr;
+  double n = std::strtod(text.c_str(), &end);
+  std::string unit = end != nullptr ? std::string(end) : "";
+  double scale = unit.empty() || unit == "s" ? 1 : unit == "m" ? 60 : unit == "h" ? 3600 : 0;
+  if (end == text.c_str() || scale == 0 || !std::isfinite(n)) {
+    throw Error("--every " + text + ": expected an interval such as 60s, 5m, 1h or 90 (seconds)");
+  }
+  return n * scale;
 }
 
 void RunMeasure(MeasureFlags& f) {
   MeasureJob& job = f.job;
+  if (!f.every_text.empty()) job.every_s = ParseEvery(f.every_text);
   job.metering.sensors = SensorOptionsFromEnvironment();
   JobConfig config;
   config.metering = job.metering;
@@ -73,6 +90,13 @@ void RunMeasure(MeasureFlags& f) {
   }
 
   std::fputs(FormatMeasureSummary(result).c_str(), stderr);
+  if (job.every_s > 0 && !job.csv.empty()) {
+    std::fprintf(stderr,
+                 "joule measure: %d row%s appended to %s, one per %g s and the last "
+                 "partial interval\n",
+                 result.facts.csv_rows, result.facts.csv_rows == 1 ? "" : "s", job.csv.c_str(),
+                 job.every_s);
+  }
   if (f.json) std::printf("%s\n", MeasureSummaryJson(result).dump().c_str());
   if (!result.csv_error.empty()) throw Error(result.csv_error);
   if (!result.samples_error.empty()) throw Error("--samples: " + result.samples_error);
@@ -86,8 +110,10 @@ void RegisterMeasureCommand(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "measure",
       "Run a command (after --) or attach to a process (--pid) and report the energy and carbon "
-      "of its whole process tree. Figures say how they were obtained: measured:rapl, "
-      "measured:nvml, measured:hwmon, estimated:tdp-model or declared.");
+      "of its whole process tree; or, with --machine --every 60s and no command, monitor the "
+      "machine until Ctrl-C or SIGTERM, a CodeCarbon row per interval. Figures say how they "
+      "were obtained: measured:rapl, measured:nvml, measured:hwmon, estimated:tdp-model or "
+      "declared.");
   MeasureJob& job = f->job;
   cmd->add_option("command", job.command, "the command to run and measure, after --");
   cmd->add_option("--pid", job.pid, "attach to this running process and its descendants");
@@ -98,6 +124,9 @@ void RegisterMeasureCommand(CLI::App& app) {
   defaults.metering = job.metering;
   f->metering = std::make_unique<JobFlags>(*cmd, MeasureMeteringFlag, defaults);
   cmd->add_option("--csv", job.csv, "append a row to this CodeCarbon-compatible emissions.csv");
+  cmd->add_option("--every", f->every_text,
+                  "with --machine and no command: monitor until SIGINT/SIGTERM, a --csv row per "
+                  "interval (60s, 5m, 1h) and one for the last partial interval");
   cmd->add_option("--samples", job.samples, "write every sample to this file as JSON lines");
   cmd->add_option("--prometheus", job.prometheus,
                   "serve Prometheus metrics on HOST:PORT while measuring (host default 127.0.0.1)");

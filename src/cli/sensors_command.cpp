@@ -80,7 +80,8 @@ void RegisterSensorsCommand(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "sensors",
       "List every power source joule looks for, what it found, and why not when not. "
-      "JOULE_POWERCAP_DIR and JOULE_NVML_LIBRARY override where RAPL and NVML are looked for "
+      "JOULE_POWERCAP_DIR, JOULE_NVML_LIBRARY and JOULE_AMDSMI_LIBRARY override where RAPL, "
+      "NVML and AMD SMI are looked for "
       "(also for 'joule measure').");
   f->cpu_tdp_opt = cmd->add_option("--cpu-tdp", f->cpu_tdp_w, "CPU TDP in W for the model");
   f->ram_power_opt = cmd->add_option("--ram-power", f->ram_power_w, "RAM power in W for the model");

@@ -13,6 +13,8 @@ namespace joule {
 namespace {
 
 constexpr double kJoulesPerKwh = 3.6e6;
+constexpr double kBytesPerGib = 1024.0 * 1024.0 * 1024.0;
+constexpr const char* kCodeCarbonDefaultExperimentId = "5b0fa12a-3dd7-45bb-9766-cc326314d9f1";
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 double Ratio(double value, double base) { return base != 0 ? value / base : kNaN; }
@@ -42,6 +44,11 @@ CodeCarbonRow RunToCodeCarbonRow(const RunRecord& record) {
   // so the row still names the run `joule runs show` knows.
   row.run_id = record.id;
   if (record.id.size() == 12) row.run_id.insert(0, "00000000-0000-4000-8000-");
+  // CodeCarbon's default experiment when none is given (emissions_tracker.py).
+  auto experiment = record.config.find("experiment_id");
+  row.experiment_id = experiment != record.config.end() && experiment->is_string()
+                          ? experiment->get<std::string>()
+                          : kCodeCarbonDefaultExperimentId;
   row.duration = e.duration_s;
   // CodeCarbon's emissions are operational only (energy_consumed x
   // intensity); embodied carbon has no column and stays in the JSON forms.
@@ -55,10 +62,17 @@ CodeCarbonRow RunToCodeCarbonRow(const RunRecord& record) {
       *energy_kwh = component.energy_j / kJoulesPerKwh * e.pue;
     }
   };
+  // CodeCarbon writes 0 for a device it does not track (its totals start at
+  // 0 and stay there), so absent components are 0, not empty.
+  row.cpu_power = row.gpu_power = row.ram_power = 0.0;
+  row.cpu_energy = row.gpu_energy = row.ram_energy = 0.0;
   fill(Component::kCpu, &row.cpu_power, &row.cpu_energy);
   fill(Component::kGpu, &row.gpu_power, &row.gpu_energy);
   fill(Component::kRam, &row.ram_power, &row.ram_energy);
   row.energy_consumed = e.energy_j / kJoulesPerKwh * e.pue;
+  // CodeCarbon: litres = WUE x kWh (PUE applied), WUE 0 by default.
+  row.water_consumed = e.wue * row.energy_consumed;
+  row.wue = e.wue;
   row.country_name = e.country_name;
   row.country_iso_code = e.country_iso;
   row.region = e.region;
@@ -67,15 +81,19 @@ CodeCarbonRow RunToCodeCarbonRow(const RunRecord& record) {
   row.os = host.os;
   if (host.cpu_count > 0) row.cpu_count = host.cpu_count;
   row.cpu_model = host.cpu_model;
-  if (host.gpu_count > 0) {
-    row.gpu_count = host.gpu_count;
-    row.gpu_model = host.gpu_model;
-  }
+  row.gpu_count = host.gpu_count;  // 0 without a GPU, as CodeCarbon writes it
+  row.gpu_model = host.gpu_model;
+  row.gpu_utilization_percent = 0.0;  // joule keeps no GPU utilisation; CodeCarbon's default
+  // CodeCarbon's sizes are GiB (its B_TO_GB is 1024^3) though the columns say
+  // GB; its RAM percent is psutil's (total - available) / total, its
+  // ram_used_gb psutil's `used` (without buffers and cache).
   if (host.ram_total_bytes > 0) {
-    row.ram_total_size = host.ram_total_bytes / 1e9;
+    row.ram_total_size = host.ram_total_bytes / kBytesPerGib;
     if (host.ram_used_bytes > 0) {
       row.ram_utilization_percent = 100 * host.ram_used_bytes / host.ram_total_bytes;
-      row.ram_used_gb = host.ram_used_bytes / 1e9;
+    }
+    if (host.ram_used_no_cache_bytes > 0) {
+      row.ram_used_gb = host.ram_used_no_cache_bytes / kBytesPerGib;
     }
   }
   row.tracking_mode = e.attribution == Attribution::kProcessTree ? "process" : "machine";

@@ -71,6 +71,7 @@ nlohmann::json EnergyReportToJson(const EnergyReport& r) {
           {"start_unix_s", r.start_unix_s},
           {"end_unix_s", r.end_unix_s},
           {"attribution", r.attribution == Attribution::kMachine ? "machine" : "process"},
+          {"process_share_rule", ProcessShareName(r.share)},
           {"components", components},
           {"energy_j", r.energy_j},
           {"energy_kwh", r.kwh()},
@@ -84,6 +85,7 @@ nlohmann::json EnergyReportToJson(const EnergyReport& r) {
           {"intensity_g_per_kwh", r.intensity_g_per_kwh},
           {"intensity_source", r.intensity_source},
           {"pue", r.pue},
+          {"wue", r.wue},
           {"co2_g", r.co2_g()},
           {"operational_g", r.operational_g},
           {"embodied_g", r.embodied_g},
@@ -103,6 +105,10 @@ EnergyReport EnergyReportFromJson(const nlohmann::json& j) {
   std::string attribution = "process";
   Read(j, "attribution", &attribution);
   r.attribution = attribution == "machine" ? Attribution::kMachine : Attribution::kProcessTree;
+  // Runs recorded before the choice existed were shared by busy time.
+  std::string share = "busy-time";
+  Read(j, "process_share_rule", &share);
+  r.share = share == "marginal" ? ProcessShare::kMarginal : ProcessShare::kBusyTime;
   if (auto it = j.find("components"); it != j.end() && it->is_array()) {
     for (const nlohmann::json& c : *it) {
       ComponentReport component;
@@ -127,6 +133,7 @@ EnergyReport EnergyReportFromJson(const nlohmann::json& j) {
   Read(j, "intensity_g_per_kwh", &r.intensity_g_per_kwh);
   Read(j, "intensity_source", &r.intensity_source);
   Read(j, "pue", &r.pue);
+  Read(j, "wue", &r.wue);
   Read(j, "operational_g", &r.operational_g);
   Read(j, "embodied_g", &r.embodied_g);
   Read(j, "country_name", &r.country_name);
@@ -168,6 +175,7 @@ nlohmann::json HostRecordToJson(const HostRecord& host) {
           {"cpu_count", host.cpu_count},
           {"ram_total_bytes", host.ram_total_bytes},
           {"ram_used_bytes", host.ram_used_bytes},
+          {"ram_used_no_cache_bytes", host.ram_used_no_cache_bytes},
           {"gpu_model", host.gpu_model},
           {"gpu_count", host.gpu_count}};
 }
@@ -181,6 +189,7 @@ HostRecord HostRecordFromJson(const nlohmann::json& j) {
   Read(j, "cpu_count", &host.cpu_count);
   Read(j, "ram_total_bytes", &host.ram_total_bytes);
   Read(j, "ram_used_bytes", &host.ram_used_bytes);
+  Read(j, "ram_used_no_cache_bytes", &host.ram_used_no_cache_bytes);
   Read(j, "gpu_model", &host.gpu_model);
   Read(j, "gpu_count", &host.gpu_count);
   return host;

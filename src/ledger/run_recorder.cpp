@@ -37,7 +37,7 @@ SampleRow SampleRowFromReading(const MeterReading& reading) {
   for (const ChannelEnergy& ch : reading.channels) {
     if (!ch.counted) continue;
     row.component_j[static_cast<std::size_t>(ch.component)] += ch.energy_j;
-    row.power_w += ch.attributed ? ch.last_power_w * reading.last_cpu_share : ch.last_power_w;
+    row.power_w += ch.last_charged_w;
   }
   return row;
 }
@@ -52,6 +52,7 @@ HostRecord ReadHostRecord(const std::vector<std::unique_ptr<PowerSource>>& sourc
   host.cpu_count = facts.cpu_count;
   host.ram_total_bytes = facts.ram_total_bytes;
   host.ram_used_bytes = facts.ram_used_bytes;
+  host.ram_used_no_cache_bytes = facts.ram_used_no_cache_bytes;
   // A GPU channel's detail starts with the device name ("NVIDIA A100, ...").
   std::map<std::string, int> gpus;
   for (const auto& source : sources) {
@@ -90,6 +91,7 @@ EnergyReport EnergyLabels(const std::vector<std::unique_ptr<PowerSource>>& sourc
   if (carbon != nullptr) {
     labels.intensity_source = carbon->source();
     labels.pue = carbon->pue();
+    labels.wue = carbon->wue();
     labels.country_name = carbon->country_name();
     labels.country_iso = carbon->country_iso();
     labels.region = carbon->region();

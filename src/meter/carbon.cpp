@@ -42,6 +42,11 @@ void ValidateNumbers(const CarbonOptions& options) {
                 ": expected a power usage effectiveness >= 1 (1.0 for a machine outside a data "
                 "centre; 1.1-1.6 is typical for data centres)");
   }
+  if (!(std::isfinite(options.wue) && options.wue >= 0 && options.wue < 1000)) {
+    throw Error("--wue " + FormatNumber(options.wue) +
+                ": expected the data centre's water usage effectiveness in litres per kWh, >= 0 "
+                "(about 1.8 is an industry average; 0 for none)");
+  }
   if (options.embodied_kg.has_value() != options.lifetime_years.has_value()) {
     throw Error(
         "--embodied-kg and --lifetime-years must be given together: the manufacturing "
@@ -92,6 +97,7 @@ CarbonModel CarbonModel::Resolve(const CarbonOptions& options, const std::string
   ValidateNumbers(options);
   CarbonModel model;
   model.pue_ = options.pue;
+  model.wue_ = options.wue;
   if (options.embodied_kg) {
     model.embodied_kg_ = *options.embodied_kg;
     model.lifetime_years_ = *options.lifetime_years;
@@ -230,6 +236,7 @@ std::string CarbonModel::CoverageWarning(double t0_unix_s, double t1_unix_s) con
 const std::string& CarbonModel::source() const { return source_; }
 bool CarbonModel::is_default() const { return is_default_; }
 double CarbonModel::pue() const { return pue_; }
+double CarbonModel::wue() const { return wue_; }
 const std::string& CarbonModel::country_name() const { return country_name_; }
 const std::string& CarbonModel::country_iso() const { return country_iso_; }
 const std::string& CarbonModel::region() const { return region_; }

@@ -41,6 +41,7 @@ bool HasCounted(const PowerSource& source, Component component) {
 SensorOptions SensorOptionsFromEnvironment() {
   SensorOptions options;
   if (const char* nvml = std::getenv("JOULE_NVML_LIBRARY")) options.nvml_library = nvml;
+  if (const char* amdsmi = std::getenv("JOULE_AMDSMI_LIBRARY")) options.amdsmi_library = amdsmi;
   if (const char* powercap = std::getenv("JOULE_POWERCAP_DIR")) options.powercap_dir = powercap;
   return options;
 }
@@ -53,11 +54,12 @@ SensorSet DiscoverSensors(const SensorOptions& options) {
     set.probes.push_back({"rapl", false, "not probed: --power declares the whole machine's power"});
     return set;
   }
-  SourceProbe rapl_probe, hwmon_probe, nvml_probe;
+  SourceProbe rapl_probe, hwmon_probe, nvml_probe, amdsmi_probe;
   std::unique_ptr<PowerSource> rapl = OpenRaplSource(options.powercap_dir, &rapl_probe);
   std::unique_ptr<PowerSource> hwmon = OpenHwmonSource(options.hwmon_dir, &hwmon_probe);
   std::unique_ptr<PowerSource> nvml = OpenNvmlSource(options.nvml_library, &nvml_probe);
-  set.probes = {rapl_probe, hwmon_probe, nvml_probe};
+  std::unique_ptr<PowerSource> amdsmi = OpenAmdSmiSource(options.amdsmi_library, &amdsmi_probe);
+  set.probes = {rapl_probe, hwmon_probe, nvml_probe, amdsmi_probe};
   bool cpu_measured = false, ram_measured = false;
   if (rapl) {
     cpu_measured = HasCounted(*rapl, Component::kCpu) || HasCounted(*rapl, Component::kSystem);
@@ -73,6 +75,7 @@ SensorSet DiscoverSensors(const SensorOptions& options) {
     model.cpu_power_csv = options.cpu_power_csv;
     model.cpu_tdp_w = options.cpu_tdp_w;
     model.ram_power_w = options.ram_power_w;
+    model.model = options.power_model;
     model.cpu = !cpu_measured;
     model.ram = !ram_measured;
     set.sources.push_back(MakeTdpModelSource(model, &set.warnings));
@@ -87,6 +90,7 @@ SensorSet DiscoverSensors(const SensorOptions& options) {
     set.probes.push_back({"tdp-model", false, "not needed: CPU and RAM are measured"});
   }
   if (nvml) set.sources.push_back(std::move(nvml));
+  if (amdsmi) set.sources.push_back(std::move(amdsmi));
   return set;
 }
 

@@ -41,6 +41,7 @@ EnergyReport MakeEnergyReport(const MeterReading& reading, const CarbonModel* ca
   r.start_unix_s = reading.start_unix_s;
   r.end_unix_s = reading.end_unix_s;
   r.attribution = reading.attribution;
+  r.share = reading.share;
   r.energy_j = reading.energy_j;
   r.machine_energy_j = reading.machine_energy_j;
   r.estimated = reading.estimated;
@@ -70,6 +71,7 @@ EnergyReport MakeEnergyReport(const MeterReading& reading, const CarbonModel* ca
     r.intensity_g_per_kwh = carbon->MeanIntensity(reading.start_unix_s, reading.end_unix_s);
     r.intensity_source = carbon->source();
     r.pue = carbon->pue();
+    r.wue = carbon->wue();
     r.country_name = carbon->country_name();
     r.country_iso = carbon->country_iso();
     r.region = carbon->region();

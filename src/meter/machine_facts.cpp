@@ -41,16 +41,25 @@ MachineFacts ReadMachineFacts(const std::string& proc_root) {
   facts.cpu_count = online > 0 ? static_cast<int>(online) : 0;
 
   std::ifstream meminfo(proc_root + "/meminfo");
-  double total_kb = 0, available_kb = -1;
+  double total_kb = 0, available_kb = -1, free_kb = -1, buffers_kb = 0, cached_kb = 0,
+         reclaimable_kb = 0;
   for (std::string key; meminfo >> key;) {
     double value = 0;
     meminfo >> value;
     if (key == "MemTotal:") total_kb = value;
     if (key == "MemAvailable:") available_kb = value;
+    if (key == "MemFree:") free_kb = value;
+    if (key == "Buffers:") buffers_kb = value;
+    if (key == "Cached:") cached_kb = value;
+    if (key == "SReclaimable:") reclaimable_kb = value;
     meminfo.ignore(1 << 10, '\n');
   }
   facts.ram_total_bytes = total_kb * 1024;
   if (available_kb >= 0) facts.ram_used_bytes = (total_kb - available_kb) * 1024;
+  if (free_kb >= 0 && total_kb > 0) {
+    double used_kb = total_kb - free_kb - buffers_kb - cached_kb - reclaimable_kb;
+    facts.ram_used_no_cache_bytes = (used_kb < 0 ? total_kb - free_kb : used_kb) * 1024;
+  }
   return facts;
 }
 

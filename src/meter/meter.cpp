@@ -28,6 +28,20 @@ class SystemClock final : public Clock {
   }
 };
 
+}  // namespace
+
+const char* ProcessShareName(ProcessShare share) {
+  return share == ProcessShare::kMarginal ? "marginal" : "busy-time";
+}
+
+ProcessShare ParseProcessShare(const std::string& name) {
+  if (name == "marginal") return ProcessShare::kMarginal;
+  if (name == "busy-time") return ProcessShare::kBusyTime;
+  throw Error("process share '" + name + "': expected marginal or busy-time");
+}
+
+namespace {
+
 double ShareOf(double part, double whole) {
   if (!(whole > 0)) return 0;
   return std::clamp(part / whole, 0.0, 1.0);
@@ -105,6 +119,7 @@ struct Meter::State {
   meter::CpuTimes last_cpu;
   std::uint64_t last_tree_ticks = 0;
   double mem_total_pages = 0;
+  double page_bytes = 4096;
   double last_rss_share = 0;  // the tree's resident share at the last sample
   double last_ram_share = 1;  // the RAM share applied over the last interval
 
@@ -171,8 +186,8 @@ void Meter::Start() {
           meter::ParseU64(std::string_view(meminfo).substr(pos + 9), &kib);
       }
       long page = ::sysconf(_SC_PAGESIZE);
-      s.mem_total_pages =
-          static_cast<double>(kib) * 1024.0 / static_cast<double>(page > 0 ? page : 4096);
+      s.page_bytes = static_cast<double>(page > 0 ? page : 4096);
+      s.mem_total_pages = static_cast<double>(kib) * 1024.0 / s.page_bytes;
       s.tree->Sample();
       s.last_tree_ticks = s.tree->cpu_ticks();
       s.last_rss_share = ShareOf(static_cast<double>(s.tree->rss_pages()), s.mem_total_pages);
@@ -180,6 +195,7 @@ void Meter::Start() {
     }
     s.reading = MeterReading{};
     s.reading.attribution = s.options.attribution;
+    s.reading.share = s.options.share;
     s.current.clear();
     s.previous.clear();
     s.machine_uj.clear();
@@ -230,8 +246,10 @@ void Meter::SampleLocked() {
   double dt = std::max(0.0, now - s.last_mono);
   for (std::size_t i = 0; i < s.sources.size(); ++i) s.sources[i]->Read(now, s.current[i]);
 
-  // Shares over this interval.
+  // Shares over this interval, and the tree's own use for sources that price
+  // it (ProcessShare::kMarginal).
   double cpu_share = 1, ram_share = 1;
+  std::optional<TreeUse> use;
   meter::CpuTimes cpu = s.last_cpu;
   if (s.cpu_times->Read(now, &cpu) && cpu.busy >= s.last_cpu.busy && cpu.idle >= s.last_cpu.idle) {
     double busy = static_cast<double>(cpu.busy - s.last_cpu.busy);
@@ -244,6 +262,10 @@ void Meter::SampleLocked() {
       s.last_tree_ticks = s.tree->cpu_ticks();
       r.process_cpu_s += ticks / s.ticks_per_s;
       cpu_share = ShareOf(ticks, busy);
+      if (s.options.share == ProcessShare::kMarginal) {
+        use = TreeUse{dt, ticks / s.ticks_per_s, (busy + idle) / s.ticks_per_s,
+                      static_cast<double>(s.tree->rss_pages()) * s.page_bytes};
+      }
       double rss_share = ShareOf(static_cast<double>(s.tree->rss_pages()), s.mem_total_pages);
       // The larger of the resident shares at the two ends of the interval, so
       // a tree that exits during it is still charged for it; a tree never seen
@@ -283,15 +305,21 @@ void Meter::SampleLocked() {
         joules = 0.5 * (now_sample.power_w + before.power_w) * dt;
       }
       double share = !e.attributed ? 1.0 : e.component == Component::kRam ? ram_share : cpu_share;
+      double charged = joules * share;
+      if (e.attributed && use && now_sample.ok) {
+        // The model's price of the tree's own use, when the source has one.
+        if (std::optional<double> w = s.sources[i]->TreePowerW(c, *use)) charged = *w * dt;
+      }
       bool counter = channels[c].kind == ReadingKind::kEnergyCounter;
       // Counter totals come from the exact integer sum, not from adding up
       // doubles, so that they stay exact to the microjoule.
       e.machine_j = counter ? static_cast<double>(s.machine_uj[k]) / 1e6 : e.machine_j + joules;
-      e.energy_j = e.attributed ? e.energy_j + joules * share
+      e.energy_j = e.attributed ? e.energy_j + charged
                    : counter    ? e.machine_j
                                 : e.energy_j + joules;
       e.last_power_w = dt > 0 ? joules / dt : 0;
-      if (e.counted) interval_j += joules * share;
+      e.last_charged_w = dt > 0 ? charged / dt : 0;
+      if (e.counted) interval_j += charged;
     }
     std::swap(s.current[i], s.previous[i]);
   }

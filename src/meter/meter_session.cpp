@@ -44,6 +44,7 @@ MeterSession::MeterSession(const MeteringOptions& options)
   }
   MeterOptions meter_options;
   meter_options.attribution = options.attribution;
+  meter_options.share = options.share;
   meter_options.interval_s = options.interval_s;
   meter_options.background = options.background;
   meter_options.proc_root = options.sensors.proc_root;

@@ -9,6 +9,7 @@
 
 #include "joule/meter.hpp"
 #include "joule/util.hpp"
+#include "loaded_library_source.hpp"
 
 namespace joule {
 namespace {
@@ -33,39 +34,21 @@ struct NvmlApi {
   const char* (*error_string)(NvmlReturn) = nullptr;
 };
 
-template <typename Fn>
-void Bind(void* handle, const char* preferred, const char* fallback, Fn* fn) {
-  void* symbol = dlsym(handle, preferred);
-  if (symbol == nullptr && fallback != nullptr) symbol = dlsym(handle, fallback);
-  *fn = reinterpret_cast<Fn>(symbol);
-}
-
 struct Device {
   NvmlDevice handle;
   bool energy_counter;
-  unsigned long long last_mj = 0;
+  std::uint64_t last_mj = 0;
   std::uint64_t total_uj = 0;
 };
 
-class NvmlSource final : public PowerSource {
+class NvmlSource final : public loaded_library::LoadedLibrarySource {
  public:
   NvmlSource(void* library, NvmlApi api, std::vector<Device> devices, std::vector<Channel> channels,
              std::string detail)
-      : library_(library),
+      : LoadedLibrarySource(library, api.shutdown, "nvml", "measured:nvml", std::move(channels),
+                            std::move(detail)),
         api_(api),
-        devices_(std::move(devices)),
-        channels_(std::move(channels)),
-        detail_(std::move(detail)) {}
-
-  ~NvmlSource() override {
-    if (api_.shutdown != nullptr) api_.shutdown();
-    dlclose(library_);
-  }
-
-  std::string_view kind() const override { return "nvml"; }
-  std::string_view method() const override { return "measured:nvml"; }
-  std::string detail() const override { return detail_; }
-  const std::vector<Channel>& channels() const override { return channels_; }
+        devices_(std::move(devices)) {}
 
   void Read(double /*monotonic_s*/, std::span<ChannelSample> out) override {
     JOULE_ASSERT(out.size() == devices_.size());
@@ -74,17 +57,11 @@ class NvmlSource final : public PowerSource {
       out[i].ok = false;
       if (d.energy_counter) {
         unsigned long long mj = 0;
-        if (api_.total_energy(d.handle, &mj) != kNvmlSuccess) {
-          out[i].energy_uj = d.total_uj;
-          continue;
+        if (api_.total_energy(d.handle, &mj) == kNvmlSuccess) {
+          d.total_uj += loaded_library::CounterDelta(mj, &d.last_mj) * 1000;
+          out[i].ok = true;
         }
-        // The counter only restarts when the driver reloads; then the new
-        // value is all energy since the reload, which happened after our last read.
-        std::uint64_t delta_mj = mj >= d.last_mj ? mj - d.last_mj : mj;
-        d.last_mj = mj;
-        d.total_uj += delta_mj * 1000;
         out[i].energy_uj = d.total_uj;
-        out[i].ok = true;
       } else {
         unsigned mw = 0;
         if (api_.power_usage(d.handle, &mw) != kNvmlSuccess) continue;
@@ -95,11 +72,8 @@ class NvmlSource final : public PowerSource {
   }
 
  private:
-  void* library_;
   NvmlApi api_;
   std::vector<Device> devices_;
-  std::vector<Channel> channels_;
-  std::string detail_;
 };
 
 void SetProbe(SourceProbe* probe, bool available, std::string reason) {
@@ -127,14 +101,15 @@ std::unique_ptr<PowerSource> OpenNvmlSource(const std::string& library, SourcePr
     return nullptr;
   }
   NvmlApi api;
-  Bind(handle, "nvmlInit_v2", "nvmlInit", &api.init);
-  Bind(handle, "nvmlShutdown", nullptr, &api.shutdown);
-  Bind(handle, "nvmlDeviceGetCount_v2", "nvmlDeviceGetCount", &api.device_count);
-  Bind(handle, "nvmlDeviceGetHandleByIndex_v2", "nvmlDeviceGetHandleByIndex", &api.device_by_index);
-  Bind(handle, "nvmlDeviceGetName", nullptr, &api.device_name);
-  Bind(handle, "nvmlDeviceGetTotalEnergyConsumption", nullptr, &api.total_energy);
-  Bind(handle, "nvmlDeviceGetPowerUsage", nullptr, &api.power_usage);
-  Bind(handle, "nvmlErrorString", nullptr, &api.error_string);
+  using loaded_library::Bind;
+  Bind(handle, "nvmlInit_v2", &api.init, "nvmlInit");
+  Bind(handle, "nvmlShutdown", &api.shutdown);
+  Bind(handle, "nvmlDeviceGetCount_v2", &api.device_count, "nvmlDeviceGetCount");
+  Bind(handle, "nvmlDeviceGetHandleByIndex_v2", &api.device_by_index, "nvmlDeviceGetHandleByIndex");
+  Bind(handle, "nvmlDeviceGetName", &api.device_name);
+  Bind(handle, "nvmlDeviceGetTotalEnergyConsumption", &api.total_energy);
+  Bind(handle, "nvmlDeviceGetPowerUsage", &api.power_usage);
+  Bind(handle, "nvmlErrorString", &api.error_string);
   if (api.init == nullptr || api.device_count == nullptr || api.device_by_index == nullptr ||
       (api.total_energy == nullptr && api.power_usage == nullptr)) {
     SetProbe(probe, false,

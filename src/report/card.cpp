@@ -126,10 +126,15 @@ Section EnergySection(const ReportRun& r, const ReportOptions& options, bool plo
   if (e.attribution == Attribution::kProcessTree && e.machine_energy_j > 0) {
     char share[32];
     std::snprintf(share, sizeof share, "%.1f", 100 * e.cpu_share);
-    s.after.push_back({Paragraph::kText, std::string("Process share: ") + share +
-                                             "% of the machine's busy CPU time; the whole "
-                                             "machine used " +
-                                             Num(e.machine_energy_j) + " J."});
+    s.after.push_back(
+        {Paragraph::kText,
+         std::string("Process share: ") + share +
+             "% of the machine's busy CPU time; the whole machine used " + Num(e.machine_energy_j) +
+             " J. The tree's CPU energy is " +
+             (e.share == ProcessShare::kMarginal
+                  ? "what its own CPU time costs under the power model (marginal), whatever ran "
+                    "beside it."
+                  : "the machine's energy times its share of the busy CPU time (busy-time).")});
   }
   if (!EstimatedBy(e.method).empty()) {
     s.after.push_back({Paragraph::kEstimatedNote,

@@ -137,6 +137,27 @@ JobField OptNum(const std::string& key, At<std::optional<double>> at, const Numb
   return f;
 }
 
+// A string field held as an enum: `name` and `parse` convert (parse throws
+// for a word not in `choices`).
+template <typename E>
+JobField Choice(const std::string& key, At<E> at, std::vector<std::string> choices,
+                const char* (*name)(E), E (*parse)(const std::string&), std::string help,
+                std::string flag) {
+  JobField f;
+  f.key = key;
+  f.type = FieldType::kString;
+  f.choices = std::move(choices);
+  f.help = std::move(help);
+  f.flag = std::move(flag);
+  f.get = [at, name](const JobConfig& c) {
+    return FieldValue(std::string(name(at(const_cast<JobConfig&>(c)))));
+  };
+  f.set = [at, parse](JobConfig& c, const FieldValue& v) {
+    at(c) = parse(std::get<std::string>(v));
+  };
+  return f;
+}
+
 JobField Metering(JobField f) {
   f.group = "metering";
   return f;
@@ -386,6 +407,21 @@ std::vector<JobField> Build() {
         std::get<std::string>(v) == "machine" ? Attribution::kMachine : Attribution::kProcessTree;
   };
   s.push_back(attribution);
+  s.push_back(Metering(Choice<ProcessShare>(
+      "metering.process_share", [](C& c) -> ProcessShare& { return c.metering.share; },
+      {"marginal", "busy-time"}, ProcessShareName, ParseProcessShare,
+      "how a process's CPU energy is taken from the machine's: marginal (what its own CPU time "
+      "costs under the power model, whatever runs beside it) or busy-time (the machine's energy "
+      "times its share of the busy CPU time); docs/attribution.md",
+      "--process-share")));
+  s.push_back(Metering(Choice<PowerModel>(
+      "metering.sensors.power_model",
+      [](C& c) -> PowerModel& { return c.metering.sensors.power_model; }, {"joule", "codecarbon"},
+      PowerModelName, ParsePowerModel,
+      "the power model of a machine without sensors: joule's, or CodeCarbon 3.x's own defaults "
+      "(its TDP matching, 4 W per thread for a CPU it cannot match, 5 W per estimated DIMM), to "
+      "reproduce a CodeCarbon figure",
+      "--power-model")));
   s.push_back(Metering(OptNum(
       "metering.sensors.cpu_tdp_w", [](C& c) -> O& { return c.metering.sensors.cpu_tdp_w; },
       kPositive, "CPU power at full load in watts (overrides the model's TDP)", "--cpu-tdp")));
@@ -422,6 +458,10 @@ std::vector<JobField> Build() {
   s.push_back(Metering(Num(
       "metering.carbon.pue", [](C& c) -> double& { return c.metering.carbon.pue; }, kAtLeastOne,
       "data-centre power usage effectiveness, >= 1", "--pue")));
+  s.push_back(Metering(Num(
+      "metering.carbon.wue", [](C& c) -> double& { return c.metering.carbon.wue; }, kNonNegative,
+      "data-centre water usage effectiveness in L/kWh: the CodeCarbon CSV's water_consumed",
+      "--wue")));
   s.push_back(Metering(OptNum(
       "metering.carbon.embodied_kg", [](C& c) -> O& { return c.metering.carbon.embodied_kg; },
       kPositive, "embodied carbon of the machine in kg CO2eq", "--embodied-kg")));

@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -162,27 +163,47 @@ RunRecord MeasureHeader(const MeasureJob& job,
   const MeteringOptions& m = job.metering;
   RunRecord header;
   header.kind = "measure";
-  header.name = job.pid != 0 ? "pid " + std::to_string(job.pid) : JoinWords(job.command);
+  header.name = job.pid != 0          ? "pid " + std::to_string(job.pid)
+                : job.command.empty() ? "machine monitor"
+                                      : JoinWords(job.command);
   header.config = {{"command", job.command},
                    {"interval_s", m.interval_s},
                    {"attribution", m.attribution == Attribution::kMachine ? "machine" : "process"},
                    {"project_name", job.project_name}};
   if (job.pid != 0) header.config["pid"] = job.pid;
+  if (job.every_s > 0) header.config["every_s"] = job.every_s;
   if (m.sensors.cpu_tdp_w) header.config["cpu_tdp_w"] = *m.sensors.cpu_tdp_w;
   if (m.sensors.ram_power_w) header.config["ram_power_w"] = *m.sensors.ram_power_w;
   if (m.sensors.declared_power_w) header.config["power_w"] = *m.sensors.declared_power_w;
   header.host = ReadHostRecord(sources);
   header.energy = EnergyLabels(sources, m.attribution, &carbon);
+  header.energy.share = m.share;
   return header;
 }
 
 }  // namespace
 
 std::optional<ConfigProblem> ResolveMeasureJob(MeasureJob& job) {
-  if (job.command.empty() && job.pid == 0) {
+  if (job.every_s != 0) {
+    char shown[32];
+    std::snprintf(shown, sizeof shown, "%g", job.every_s);
+    if (!(job.every_s >= 0.1 && job.every_s <= 86400)) {
+      return ConfigProblem{"every", shown, "expected an interval from 0.1 s to 1 day, e.g. 60s"};
+    }
+    if (!job.command.empty() || job.pid != 0) {
+      return ConfigProblem{"every", shown,
+                           "--every monitors the whole machine: give no command and no --pid"};
+    }
+    if (job.metering.attribution != Attribution::kMachine) {
+      return ConfigProblem{"every", shown,
+                           "--every monitors the whole machine: add --machine (there is no "
+                           "process to share it with)"};
+    }
+  } else if (job.command.empty() && job.pid == 0) {
     return ConfigProblem{"command", "",
                          "missing command: give the command to measure after '--' (joule "
-                         "measure -- python train.py) or a running process with --pid N"};
+                         "measure -- python train.py), a running process with --pid N, or "
+                         "--machine --every 60s to monitor the machine"};
   }
   if (!job.command.empty() && job.pid != 0) {
     return ConfigProblem{"command", "", "give either a command after '--' or --pid N, not both"};
@@ -203,6 +224,29 @@ std::optional<ConfigProblem> ResolveMeasureJob(MeasureJob& job) {
   }
   return std::nullopt;
 }
+
+namespace {
+
+// The monitor's row for one interval: the run's header with the interval's
+// figures. A failed write is kept for the end and stops further rows.
+void AppendIntervalRow(const MeasureJob& job, const RunRecord& header, const std::string& run_id,
+                       const CarbonModel& carbon, const MeterReading& interval,
+                       MeasureResult* result) {
+  if (job.csv.empty() || !result->csv_error.empty()) return;
+  RunRecord row = header;
+  row.id = run_id;
+  row.energy = MakeEnergyReport(interval, &carbon);
+  row.start_unix_s = interval.start_unix_s;
+  row.end_unix_s = interval.end_unix_s;
+  try {
+    AppendCodeCarbonCsv(job.csv, RunToCodeCarbonRow(row));
+    ++result->facts.csv_rows;
+  } catch (const Error& e) {
+    result->csv_error = e.what();
+  }
+}
+
+}  // namespace
 
 MeasureResult RunMeasureJob(MeasureJob job) {
   // 1. Input, all of it, before anything runs.
@@ -233,6 +277,7 @@ MeasureResult RunMeasureJob(MeasureJob job) {
 
   MeterOptions options;
   options.attribution = job.metering.attribution;
+  options.share = job.metering.share;
   RunRecord& record = result.record;
   record = MeasureHeader(job, set.sources, carbon);
   // Before the Prometheus server starts, so that writing the header does not
@@ -279,7 +324,8 @@ MeasureResult RunMeasureJob(MeasureJob job) {
   InstallSignalHandlers();
   if (job.pid == 0) prctl(PR_SET_CHILD_SUBREAPER, 1);
   meter.Start();
-  if (job.pid == 0) {
+  MeterReading last_row = meter.Last();  // the monitor's last row ended here
+  if (job.pid == 0 && job.every_s == 0) {
     pid_t child;
     try {
       child = Spawn(job.command);
@@ -296,6 +342,23 @@ MeasureResult RunMeasureJob(MeasureJob job) {
     int status = WaitForChild(child);
     g_child.store(0);
     run.exit_text = ExitText(status, &run.exit_code);
+  } else if (job.every_s > 0) {
+    // The monitor: a row per interval until a signal ends it; the last,
+    // partial interval's row is written after the meter stops, below.
+    double next = MonotonicSeconds() + job.every_s;
+    while (g_stop_signal == 0) {
+      double now = MonotonicSeconds();
+      if (now < next) {
+        std::this_thread::sleep_for(std::chrono::duration<double>(std::min(0.02, next - now)));
+        continue;
+      }
+      MeterReading total = meter.Read();
+      AppendIntervalRow(job, record, recorder->id(), carbon, ReadingDifference(total, last_row),
+                        &result);
+      last_row = total;
+      next += job.every_s;
+    }
+    run.exit_text = "stopped by signal " + std::to_string(g_stop_signal);
   } else {
     run.pid = job.pid;
     while (g_stop_signal == 0 && !ProcessEnded(job.pid)) {
@@ -305,6 +368,10 @@ MeasureResult RunMeasureJob(MeasureJob job) {
         g_stop_signal != 0 ? "stopped by signal " + std::to_string(g_stop_signal) : "process ended";
   }
   result.reading = meter.Stop();
+  if (job.every_s > 0) {
+    AppendIntervalRow(job, record, recorder->id(), carbon,
+                      ReadingDifference(result.reading, last_row), &result);
+  }
   prometheus.reset();
   samples.reset();
   const MeterReading& reading = result.reading;
@@ -312,7 +379,8 @@ MeasureResult RunMeasureJob(MeasureJob job) {
   record.start_unix_s = reading.start_unix_s;
   record.end_unix_s = reading.end_unix_s;
   record.metrics = {{"exit_code", run.exit_code}};
-  if (run.exit_code == 0 && !(job.pid != 0 && g_stop_signal != 0)) {
+  // A monitor ends by a signal: that is its normal end.
+  if (run.exit_code == 0 && (job.every_s > 0 || !(job.pid != 0 && g_stop_signal != 0))) {
     record.status = RunStatus::kCompleted;
   } else {
     record.status = g_stop_signal != 0 ? RunStatus::kStopped : RunStatus::kFailed;
@@ -323,8 +391,8 @@ MeasureResult RunMeasureJob(MeasureJob job) {
   if (recorder->recording()) run.ledger_path = job.ledger.path;
 
   // 3. The CodeCarbon row, from the record, so that --csv and `joule runs
-  // export` agree.
-  if (!job.csv.empty()) {
+  // export` agree (a monitor wrote its rows as it went).
+  if (!job.csv.empty() && job.every_s == 0) {
     try {
       AppendCodeCarbonCsv(job.csv, RunToCodeCarbonRow(record));
     } catch (const Error& e) {

@@ -85,6 +85,8 @@ std::string FormatMeasureSummary(const MeasureResult& result) {
   out << "joule measure: ";
   if (run.attached) {
     out << "process " << run.pid;
+  } else if (run.command.empty()) {
+    out << "the machine (monitor)";
   } else {
     out << "'" << JoinCommand(run.command) << "'";
   }
@@ -109,10 +111,13 @@ std::string FormatMeasureSummary(const MeasureResult& result) {
                 r.energy_j / kJoulesPerKwh);
   out << total << "\n";
   if (process) {
-    out << "  process share: " << Fmt("%.1f", 100 * r.cpu_share)
-        << "% of the machine's busy CPU time (" << Fmt("%.2f", r.process_cpu_s) << " of "
-        << Fmt("%.2f", r.machine_busy_cpu_s) << " CPU-seconds); machine load "
-        << Fmt("%.1f", 100 * r.machine_load) << "%\n";
+    out << "  process share (" << ProcessShareName(r.share)
+        << (r.share == ProcessShare::kMarginal
+                ? ": what its own CPU time costs under the power model"
+                : ": the machine's energy x its share of the busy CPU time")
+        << "): " << Fmt("%.1f", 100 * r.cpu_share) << "% of the machine's busy CPU time ("
+        << Fmt("%.2f", r.process_cpu_s) << " of " << Fmt("%.2f", r.machine_busy_cpu_s)
+        << " CPU-seconds); machine load " << Fmt("%.1f", 100 * r.machine_load) << "%\n";
   } else {
     out << "  machine load " << Fmt("%.1f", 100 * r.machine_load) << "%\n";
   }
@@ -157,6 +162,7 @@ nlohmann::json MeasureSummaryJson(const MeasureResult& result) {
   j["interval_s"] = run.interval_s;
   j["samples"] = r.samples;
   j["attribution"] = r.attribution == Attribution::kProcessTree ? "process" : "machine";
+  j["process_share_rule"] = ProcessShareName(r.share);
   j["estimated"] = r.estimated;
   j["energy_j"] = r.energy_j;
   j["energy_kwh"] = r.energy_j / kJoulesPerKwh;

@@ -230,6 +230,66 @@ TEST(Measure, SigtermToJouleReachesTheChild) {
   EXPECT_NE(r.err.find("joule measure:"), std::string::npos) << "summary still printed: " << r.err;
 }
 
+// The monitor: SIGTERM after 2.5 intervals leaves three rows (two whole
+// intervals and the partial one) whose energies add up to the run's. The
+// test waits for the second row rather than for a time, so a slow start
+// (a sanitized build) does not change the count.
+TEST(Measure, MonitorWritesARowPerIntervalAndTheLastPartOne) {
+  std::string dir = Dir("monitor");
+  std::string csv = dir + "/emissions.csv", ledger = dir + "/ledger.db";
+  pid_t joule = StartJoule({"measure", "--machine", "--every", "2", "--interval", "0.1", "--csv",
+                            csv, "--json", "--ledger", ledger},
+                           dir);
+  auto rows_written = [&] {
+    std::string text = Slurp(csv);
+    return static_cast<int>(std::count(text.begin(), text.end(), '\n')) - 1;  // minus the header
+  };
+  for (int tries = 0; tries < 1200 && rows_written() < 2; ++tries) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  ASSERT_EQ(rows_written(), 2) << "the monitor did not write its first two rows";
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));  // half an interval more
+  kill(joule, SIGTERM);
+  JouleRun r = FinishWithin(joule, dir, 60);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("3 rows appended to " + csv), std::string::npos) << r.err;
+  std::istringstream lines(Slurp(csv));
+  std::string header, line;
+  std::getline(lines, header);
+  std::vector<std::string> columns;
+  for (std::stringstream h(header); std::getline(h, line, ',');) columns.push_back(line);
+  auto energy_at = std::find(columns.begin(), columns.end(), "energy_consumed") - columns.begin();
+  auto duration_at = std::find(columns.begin(), columns.end(), "duration") - columns.begin();
+  double sum_kwh = 0, sum_s = 0;
+  int rows = 0;
+  while (std::getline(lines, line)) {
+    std::vector<std::string> cells;
+    for (std::stringstream c(line); std::getline(c, header, ',');) cells.push_back(header);
+    ASSERT_GT(cells.size(), static_cast<std::size_t>(energy_at)) << line;
+    sum_kwh += std::stod(cells[static_cast<std::size_t>(energy_at)]);
+    sum_s += std::stod(cells[static_cast<std::size_t>(duration_at)]);
+    ++rows;
+  }
+  EXPECT_EQ(rows, 3);
+  nlohmann::json summary = nlohmann::json::parse(r.out);
+  const double total_kwh = summary["energy_kwh"].get<double>();
+  EXPECT_GT(total_kwh, 0);
+  EXPECT_NEAR(sum_kwh, total_kwh, 1e-9 * total_kwh);
+  EXPECT_NEAR(sum_s, summary["duration_s"].get<double>(), 1e-6);
+}
+
+TEST(Measure, MonitorNeedsTheMachineAndNoCommand) {
+  std::string dir = Dir("monitor_bad");
+  JouleRun r = FinishWithin(StartJoule({"measure", "--every", "1m"}, dir), dir, 30);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--every 1m: --every monitors the whole machine: add --machine"),
+            std::string::npos)
+      << r.err;
+  r = FinishWithin(StartJoule({"measure", "--machine", "--every", "soon"}, dir), dir, 30);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--every soon: expected an interval"), std::string::npos) << r.err;
+}
+
 TEST(Measure, ChildKilledBySignalGives128PlusSignal) {
   std::string dir = Dir("killed");
   std::string ready = dir + "/ready";
@@ -596,13 +656,14 @@ TEST(Measure, CsvRowsHaveCodeCarbonColumnsAndUnits) {
               num("energy_consumed") * j["intensity_g_per_kwh"].get<double>() / 1000,
               1e-6 * num("emissions"));
   EXPECT_NEAR(num("emissions_rate"), num("emissions") / num("duration"), 1e-9 * num("emissions"));
-  EXPECT_EQ(cell("gpu_energy"), "");  // no GPU: empty, not 0
+  EXPECT_EQ(cell("gpu_energy"), "0");  // no GPU: 0, as CodeCarbon writes it
+  EXPECT_EQ(cell("gpu_count"), "0");
   EXPECT_EQ(cell("country_iso_code"), "FRA");
   EXPECT_EQ(cell("project_name"), "e2e");
   EXPECT_EQ(cell("tracking_mode"), "machine");
   EXPECT_EQ(cell("on_cloud"), "N");
   EXPECT_EQ(num("pue"), 1.25);
-  EXPECT_GT(num("ram_total_size"), 0.1);  // GB
+  EXPECT_GT(num("ram_total_size"), 0.1);  // GiB
   EXPECT_LT(num("ram_total_size"), 1e5);
   EXPECT_NE(SplitCsv(row1)[2], cells[2]) << "run_id must differ between runs";
 }
@@ -665,7 +726,7 @@ TEST(Sensors, ListsEverySourceWithReasonAndFindsStubGpu) {
   std::string dir = Dir("sensors");
   JouleRun r = Joule({"sensors"}, dir, {"JOULE_NVML_LIBRARY=/nonexistent/libnvidia-ml.so.1"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  for (const char* kind : {"rapl", "hwmon", "nvml", "tdp-model"}) {
+  for (const char* kind : {"rapl", "hwmon", "nvml", "amdsmi", "tdp-model"}) {
     EXPECT_NE(r.out.find(kind), std::string::npos) << kind << "\n" << r.out;
   }
   EXPECT_NE(r.out.find("cannot load /nonexistent/libnvidia-ml.so.1"), std::string::npos);
@@ -687,6 +748,18 @@ TEST(Sensors, ListsEverySourceWithReasonAndFindsStubGpu) {
   ASSERT_FALSE(plain.out.empty());
   EXPECT_EQ(plain.out.back(), '\n') << plain.out;
   EXPECT_EQ(gpu.out.back(), '\n') << gpu.out;
+#endif
+#ifdef JOULE_STUB_AMDSMI
+  JouleRun amd = Joule({"sensors", "--json"}, dir,
+                       {"JOULE_NVML_LIBRARY=/nonexistent/libnvidia-ml.so.1",
+                        std::string("JOULE_AMDSMI_LIBRARY=") + JOULE_STUB_AMDSMI});
+  ASSERT_EQ(amd.exit_code, 0) << amd.err;
+  nlohmann::json a = Json(amd);
+  bool found_amd = false;
+  for (const auto& ch : a["channels"]) {
+    found_amd = found_amd || (ch["method"] == "measured:amdsmi" && ch["component"] == "gpu");
+  }
+  EXPECT_TRUE(found_amd) << amd.out;
 #endif
 }
 

@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <set>
@@ -559,10 +560,12 @@ TEST(RunRecorderTest, SampleRowFromReadingSplitsAttributedPower) {
   cpu.component = Component::kCpu;
   cpu.attributed = true;
   cpu.last_power_w = 40;
+  cpu.last_charged_w = 40 * 0.25;
   cpu.energy_j = 7;
   ChannelEnergy gpu;
   gpu.component = Component::kGpu;
   gpu.last_power_w = 100;
+  gpu.last_charged_w = 100;
   gpu.energy_j = 3;
   ChannelEnergy core;  // inside the package: reported, not counted
   core.counted = false;
@@ -632,32 +635,82 @@ TEST(RunRecorderTest, HeaderHelpersReadGpusAndLabelsFromTheSources) {
 
 // --- reading back ---
 
-TEST(RunExportTest, CodeCarbonRowUsesCodeCarbonUnitsAndThePue) {
+// Golden: each column holds what CodeCarbon 3.3 writes for the same inputs
+// (its units and conventions, read from emissions_tracker.py and ram.py): a
+// 12.5 s process-mode run, CPU 300 J and RAM 20 J attributed, PUE 1.2, WUE 1.8,
+// 0.00597 g operational in France, no GPU, on a machine with 25,276,000,000
+// bytes of memory (this development VM's MemTotal).
+TEST(RunExportTest, CodeCarbonRowHoldsCodeCarbonsValueInEveryColumn) {
   RunRecord run = SomeHeader();
   run.id = "0123456789ab";
   run.energy = SomeEnergy();
+  run.energy.wue = 1.8;
+  run.host.ram_total_bytes = 25'276'000'000;
+  run.host.ram_used_bytes = 6'319'000'000;           // MemTotal - MemAvailable
+  run.host.ram_used_no_cache_bytes = 4'294'967'296;  // psutil's used: 4 GiB
   CodeCarbonRow row = RunToCodeCarbonRow(run);
-  EXPECT_EQ(row.run_id, "00000000-0000-4000-8000-0123456789ab");
+  const double kwh = 3.6e6;
   EXPECT_EQ(row.project_name, "p");
-  EXPECT_EQ(row.duration, 12.5);
-  EXPECT_DOUBLE_EQ(row.emissions, 0.00597 / 1000);  // operational only
-  EXPECT_DOUBLE_EQ(*row.cpu_energy, 300 / 3.6e6 * 1.2);
-  EXPECT_DOUBLE_EQ(*row.cpu_power, 300 / 12.5);
-  EXPECT_DOUBLE_EQ(*row.ram_energy, 20 / 3.6e6 * 1.2);
-  EXPECT_FALSE(row.gpu_energy.has_value());
-  EXPECT_DOUBLE_EQ(row.energy_consumed, 320 / 3.6e6 * 1.2);
+  EXPECT_EQ(row.run_id, "00000000-0000-4000-8000-0123456789ab");
+  EXPECT_EQ(row.experiment_id, "5b0fa12a-3dd7-45bb-9766-cc326314d9f1");  // CodeCarbon's default
+  EXPECT_EQ(row.duration, 12.5);                                         // s
+  EXPECT_DOUBLE_EQ(row.emissions, 0.00597 / 1000);                       // kg, operational only
+  EXPECT_DOUBLE_EQ(row.emissions_rate, 0.00597 / 1000 / 12.5);           // kg/s
+  EXPECT_DOUBLE_EQ(*row.cpu_power, 300 / 12.5);                          // W
+  EXPECT_EQ(*row.gpu_power, 0);                                          // no GPU: 0, not empty
+  EXPECT_DOUBLE_EQ(*row.ram_power, 20 / 12.5);
+  EXPECT_DOUBLE_EQ(*row.cpu_energy, 300 / kwh * 1.2);  // kWh, PUE applied
+  EXPECT_EQ(*row.gpu_energy, 0);
+  EXPECT_DOUBLE_EQ(*row.ram_energy, 20 / kwh * 1.2);
+  EXPECT_DOUBLE_EQ(row.energy_consumed, 320 / kwh * 1.2);
+  EXPECT_DOUBLE_EQ(*row.water_consumed, 1.8 * 320 / kwh * 1.2);  // L = WUE x kWh
+  EXPECT_EQ(row.country_name, "France");
   EXPECT_EQ(row.country_iso_code, "FRA");
   EXPECT_EQ(row.cpu_count, 2);
-  EXPECT_DOUBLE_EQ(*row.ram_total_size, 8);
-  EXPECT_DOUBLE_EQ(*row.ram_utilization_percent, 25);
+  EXPECT_EQ(row.cpu_model, "AMD EPYC");
+  EXPECT_EQ(row.gpu_count, 0);
+  EXPECT_EQ(row.gpu_model, "");
+  EXPECT_NEAR(*row.ram_total_size, 23.540, 0.0005);  // GiB: 25,276,000,000 / 2^30
+  EXPECT_DOUBLE_EQ(*row.ram_total_size, 25'276'000'000 / 1073741824.0);
   EXPECT_EQ(row.tracking_mode, "process");
   EXPECT_DOUBLE_EQ(*row.cpu_utilization_percent, 75);
-  EXPECT_EQ(row.pue, 1.2);
+  EXPECT_EQ(*row.gpu_utilization_percent, 0);
+  EXPECT_DOUBLE_EQ(*row.ram_utilization_percent, 100 * 6'319'000'000.0 / 25'276'000'000);
+  EXPECT_DOUBLE_EQ(*row.ram_used_gb, 4.0);  // GiB of psutil's used
   EXPECT_EQ(row.on_cloud, "N");
+  EXPECT_EQ(row.pue, 1.2);
+  EXPECT_EQ(*row.wue, 1.8);
+
+  // As written: the absent device's cells are "0", not empty.
+  std::string line = FormatCodeCarbonLine(row);
+  std::vector<std::string> cells;
+  for (std::size_t start = 0;;) {
+    std::size_t comma = line.find(',', start);
+    cells.push_back(
+        line.substr(start, comma == std::string::npos ? line.size() - start - 1 : comma - start));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  const std::vector<std::string>& columns = CodeCarbonColumns();
+  ASSERT_EQ(cells.size(), columns.size());
+  for (const char* zero : {"gpu_power", "gpu_energy", "gpu_count", "gpu_utilization_percent"}) {
+    auto at = std::find(columns.begin(), columns.end(), zero) - columns.begin();
+    EXPECT_EQ(cells[static_cast<std::size_t>(at)], "0") << zero;
+  }
 
   std::string csv = RunsToCodeCarbonCsv({run, run});
   std::size_t first = csv.find('\n');
   EXPECT_EQ(csv.substr(first + 1), FormatCodeCarbonLine(row) + FormatCodeCarbonLine(row));
+}
+
+TEST(RunExportTest, WithoutAWueTheWaterIsZeroAsCodeCarbonWritesIt) {
+  RunRecord run = SomeHeader();
+  run.energy = SomeEnergy();
+  CodeCarbonRow row = RunToCodeCarbonRow(run);
+  EXPECT_EQ(*row.water_consumed, 0);
+  EXPECT_EQ(*row.wue, 0);
+  run.config["experiment_id"] = "exp-7";
+  EXPECT_EQ(RunToCodeCarbonRow(run).experiment_id, "exp-7");
 }
 
 TEST(RunExportTest, CompareGivesRatiosAgainstTheFirstRun) {

@@ -208,6 +208,7 @@ TEST(DiscoverSensors, UnreadableRaplFallsBackToLabelledModel) {
     options.hwmon_dir = sys.Path("no-hwmon");
     options.proc_root = proc.root();
     options.nvml_library = "/nonexistent/libnvidia-ml.so.1";
+    options.amdsmi_library = "/nonexistent/libamd_smi.so";
     SensorSet set = DiscoverSensors(options);
     std::string text;
     for (const auto& src : set.sources) {
@@ -236,6 +237,7 @@ TEST(DiscoverSensors, ReadableRaplIsUsedForCpuAndDram) {
   options.hwmon_dir = sys.Path("no-hwmon");
   options.proc_root = proc.root();
   options.nvml_library = "/nonexistent/libnvidia-ml.so.1";
+  options.amdsmi_library = "/nonexistent/libamd_smi.so";
   SensorSet set = DiscoverSensors(options);
   ASSERT_EQ(set.sources.size(), 1u);
   EXPECT_EQ(set.sources[0]->kind(), "rapl");

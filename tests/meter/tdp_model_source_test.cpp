@@ -115,6 +115,7 @@ TEST(TdpModel, ProcessShareOfModelEnergyByCpuTimeAndRss) {
   options.background = false;
   options.clock = &clock;
   options.proc_root = proc.root();
+  options.share = ProcessShare::kBusyTime;  // the share of busy time, as before marginal
   Meter meter(std::move(sources), options);
   meter.Start();
   clock.t = 10;
@@ -251,6 +252,149 @@ TEST(TdpModel, MalformedTableNamesFileAndLine) {
   } catch (const Error& e) {
     EXPECT_THAT(e.what(), HasSubstr("table.csv:2"));
   }
+}
+
+// One busy core of two for 10 s (1000 ticks of the tree), alone or beside a
+// neighbour that keeps the other core busy; the tree's CPU joules by `share`.
+double TreeCpuJoules(ProcessShare share, bool neighbour, PowerModel model = PowerModel::kJoule) {
+  FakeProc fake;
+  const TempTree& proc = fake.proc;
+  testing::WritePidStat(proc, 100, 1, 0, 0, 0, 0, 1000, 0);
+  testing::WriteChildren(proc, 100, "");
+  std::vector<std::unique_ptr<PowerSource>> sources;
+  TdpModelOptions o;
+  o.proc_root = proc.root();
+  o.cpu_tdp_w = 100;
+  o.model = model;
+  sources.push_back(MakeTdpModelSource(o, nullptr));
+  FakeClock clock;
+  MeterOptions options;
+  options.root_pid = 100;
+  options.background = false;
+  options.clock = &clock;
+  options.proc_root = proc.root();
+  options.share = share;
+  Meter meter(std::move(sources), options);
+  meter.Start();
+  clock.t = 10;
+  testing::WritePidStat(proc, 100, 1, 1000, 0, 0, 0, 1000, 0);
+  // 2000 ticks of capacity (2 CPUs x 10 s x 100 Hz): the tree's 1000, the
+  // neighbour's 1000 or idle.
+  testing::WriteProcStat(proc, neighbour ? 3000 : 2000, neighbour ? 1000 : 2000);
+  return meter.Stop().ComponentJ(Component::kCpu);
+}
+
+TEST(Attribution, MarginalShareDoesNotDependOnTheNeighbours) {
+  // Its own load (0.5 of the capacity) on the curve plus the idle floor of
+  // the half it held: 100 W x (0.1 x 0.5 + 0.9 x 0.5^3) x 10 s.
+  const double own = 100 * (0.1 * 0.5 + 0.9 * 0.125) * 10;  // 162.5 J
+  double alone = TreeCpuJoules(ProcessShare::kMarginal, false);
+  double beside = TreeCpuJoules(ProcessShare::kMarginal, true);
+  EXPECT_NEAR(alone, own, own * kRel);
+  EXPECT_NEAR(beside, alone, 0.05 * alone);
+  EXPECT_NEAR(beside, own, own * kRel);
+}
+
+TEST(Attribution, BusyTimeShareKeepsTodaysFigures) {
+  // Alone: the machine at load 0.5 (21.25 W), all of its busy time the tree's.
+  EXPECT_NEAR(TreeCpuJoules(ProcessShare::kBusyTime, false), 212.5, 212.5 * kRel);
+  // Beside a neighbour: the machine at full load (100 W), half of it.
+  EXPECT_NEAR(TreeCpuJoules(ProcessShare::kBusyTime, true), 500, 500 * kRel);
+  EXPECT_EQ(ParseProcessShare("busy-time"), ProcessShare::kBusyTime);
+  EXPECT_THROW(ParseProcessShare("fair"), Error);
+}
+
+// A fake /proc for CodeCarbon's model: `threads` threads on `sockets`
+// sockets, `mem_kib` of memory.
+std::unique_ptr<PowerSource> CodeCarbonModel(const TempTree& proc, const std::string& name,
+                                             int threads, int sockets, double mem_kib,
+                                             std::vector<std::string>* warnings = nullptr) {
+  std::string text;
+  for (int i = 0; i < threads; ++i) {
+    text += "processor\t: " + std::to_string(i) + "\n";
+    if (!name.empty()) text += "model name\t: " + name + "\n";
+    text += "physical id\t: " + std::to_string(i % sockets) + "\n\n";
+  }
+  proc.Write("cpuinfo", text);
+  proc.Write("meminfo", "MemTotal:       " + std::to_string(static_cast<long long>(mem_kib)) +
+                            " kB\nMemFree:        1 kB\n");
+  testing::WriteProcStat(proc, 1000, 1000);
+  TdpModelOptions options;
+  options.proc_root = proc.root();
+  options.cpu_power_csv = std::string(JOULE_SOURCE_DATA_DIR) + "/carbon/cpu_power.csv";
+  options.model = PowerModel::kCodeCarbon;
+  return MakeTdpModelSource(options, warnings);
+}
+
+// CPU and RAM power at full machine load.
+std::pair<double, double> FullLoadPower(const TempTree& proc, PowerSource& model) {
+  testing::WriteProcStat(proc, 2000, 1000);  // load 1
+  std::vector<ChannelSample> s(2);
+  model.Read(1, s);
+  return {s[0].power_w, s[1].power_w};
+}
+
+TEST(CodeCarbonModel, CpuTdpAsCodeCarbonFindsIt) {
+  const double gib16 = 16.0 * 1024 * 1024;  // kB
+  {
+    // In its table (token subset of one row): that TDP x sockets.
+    TempTree proc;
+    auto m = CodeCarbonModel(proc, "AMD EPYC 7763 64-Core Processor", 4, 2, gib16);
+    EXPECT_DOUBLE_EQ(FullLoadPower(proc, *m).first, 280.0 * 2);
+    EXPECT_THAT(m->detail(), HasSubstr("'AMD EPYC 7763'"));
+  }
+  {
+    // Named but not matched (several EPYC rows match "AMD EPYC" equally):
+    // 4 W per thread x sockets.
+    TempTree proc;
+    auto m = CodeCarbonModel(proc, "AMD EPYC", 8, 2, gib16);
+    EXPECT_DOUBLE_EQ(FullLoadPower(proc, *m).first, 4.0 * 8 * 2);
+    EXPECT_THAT(m->detail(), HasSubstr("4 W per thread x 8 threads x 2 socket(s) = 64 W"));
+  }
+  {
+    // No name at all: 85 W.
+    TempTree proc;
+    auto m = CodeCarbonModel(proc, "", 2, 1, gib16);
+    EXPECT_DOUBLE_EQ(FullLoadPower(proc, *m).first, 85.0);
+  }
+  {
+    // CodeCarbon's matching on decorated Intel names: "(R)" and the clock go.
+    std::string row;
+    EXPECT_EQ(CodeCarbonTableTdp(std::string(JOULE_SOURCE_DATA_DIR) + "/carbon/cpu_power.csv",
+                                 "Intel(R) Xeon(R) Platinum 8275CL CPU @ 3.00GHz", &row),
+              240.0);
+    EXPECT_EQ(row, "Intel Xeon Platinum 8275CL");
+  }
+}
+
+TEST(CodeCarbonModel, RamFromEstimatedDimms) {
+  // 5 W a DIMM for the first 4, 4.5 W for the 5th-8th, 4 W for the 9th-16th,
+  // 3.5 W past 16; at least 10 W.
+  EXPECT_EQ(CodeCarbonDimmCount(16), 2);
+  EXPECT_EQ(CodeCarbonRamPowerW(16), 10.0);
+  EXPECT_EQ(CodeCarbonDimmCount(256), 8);  // 8 x 32 GiB
+  EXPECT_EQ(CodeCarbonRamPowerW(256), 5 * 4 + 4.5 * 4);
+  EXPECT_EQ(CodeCarbonRamPowerW(1), 10.0);   // 1 DIMM, the 10 W floor
+  EXPECT_EQ(CodeCarbonRamPowerW(24), 20.0);  // 4 DIMMs
+  EXPECT_EQ(CodeCarbonDimmCount(2048), 16);  // 16 x 128 GiB
+  EXPECT_EQ(CodeCarbonRamPowerW(2048), 5 * 4 + 4.5 * 4 + 4.0 * 8);
+  EXPECT_EQ(CodeCarbonDimmCount(8192), 32);  // capped
+  EXPECT_EQ(CodeCarbonRamPowerW(8192), 5 * 4 + 4.5 * 4 + 4.0 * 8 + 3.5 * 16);
+  TempTree proc;
+  auto m = CodeCarbonModel(proc, "", 2, 1, 256.0 * 1024 * 1024);
+  EXPECT_DOUBLE_EQ(FullLoadPower(proc, *m).second, 38.0);
+  EXPECT_THAT(m->detail(), HasSubstr("8 DIMMs for 256 GiB"));
+}
+
+TEST(CodeCarbonModel, ProcessModeIsLinearInTheTreesLoad) {
+  // CodeCarbon's process mode: TDP x the tree's share of CPU capacity, no
+  // floor: 100 W x 0.5 x 10 s, with or without a neighbour.
+  EXPECT_NEAR(TreeCpuJoules(ProcessShare::kMarginal, false, PowerModel::kCodeCarbon), 500,
+              500 * kRel);
+  EXPECT_NEAR(TreeCpuJoules(ProcessShare::kMarginal, true, PowerModel::kCodeCarbon), 500,
+              500 * kRel);
+  EXPECT_EQ(ParsePowerModel("codecarbon"), PowerModel::kCodeCarbon);
+  EXPECT_THROW(ParsePowerModel("carbontracker"), Error);
 }
 
 TEST(DeclaredSource, ConstantPowerLabelledDeclared) {
