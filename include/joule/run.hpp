@@ -594,6 +594,16 @@ struct MeasureJob {
   // energies add up to the run's.
   double every_s = 0;
   LedgerTarget ledger;  // empty path: not recorded
+  // Start the command in a process group of its own, so that one signal to
+  // the group reaches its whole tree (a scheduler pauses it with SIGSTOP);
+  // SIGINT and SIGTERM sent to joule are then forwarded to the group.
+  bool own_process_group = false;
+  // Called about every 0.1 s from a watcher thread while the command runs,
+  // with its pid; may be null.
+  std::function<void(int pid)> while_running;
+  // Merged into the record's metrics when the run ends, given its energy
+  // report; may be null.
+  std::function<nlohmann::json(const EnergyReport&)> extra_metrics;
   // Each sensor warning, before the command starts; may be null.
   std::function<void(const std::string&)> on_warning;
 };

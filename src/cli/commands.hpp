@@ -26,6 +26,8 @@ void RegisterRunsCommand(CLI::App& app);  // runs_command.cpp: the ledger
 void RegisterReportCommand(CLI::App& app);
 void RegisterServeCommand(CLI::App& app);  // serve_command.cpp: the dashboard
 void RegisterEstimateCommand(CLI::App& app);
+void RegisterPlanCommand(CLI::App& app);  // plan_command.cpp: plan and run
+void RegisterRunCommand(CLI::App& app);
 // `joule compress` and its subcommands, each in its own file
 // (compress_<name>.cpp), registered on the `compress` subcommand.
 void RegisterCompressCommand(CLI::App& app);

@@ -52,6 +52,8 @@ int main(int argc, char** argv) {
   joule::cli::RegisterReportCommand(app);
   joule::cli::RegisterServeCommand(app);
   joule::cli::RegisterEstimateCommand(app);
+  joule::cli::RegisterPlanCommand(app);
+  joule::cli::RegisterRunCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -16,20 +16,13 @@
 #include "cli/commands.hpp"
 #include "cli/job_flags.hpp"
 #include "cli/ledger_flags.hpp"
+#include "cli/measure_flags.hpp"
 #include "joule/run.hpp"
+#include "joule/schedule.hpp"
 #include "joule/util.hpp"
 
 namespace joule::cli {
 namespace {
-
-struct MeasureFlags {
-  MeasureJob job;
-  std::unique_ptr<JobFlags> metering;  // the schema's metering flags
-  std::string interval_text;           // --interval as given
-  std::string every_text;              // --every as given
-  bool json = false;
-  LedgerFlags ledger;
-};
 
 // The schema's metering flags that make sense without training: all but
 // --no-meter.
@@ -51,21 +44,11 @@ std::string Explain(const MeasureFlags& f, const ConfigProblem& problem) {
   return f.metering->Explain(problem, nullptr);
 }
 
-// "60s", "5m", "1h" or plain seconds ("90", "0.5").
-double ParseEvery(const std::string& text) {
-  char* end = nullptr;
-  double n = std::strtod(text.c_str(), &end);
-  std::string unit = end != nullptr ? std::string(end) : "";
-  double scale = unit.empty() || unit == "s" ? 1 : unit == "m" ? 60 : unit == "h" ? 3600 : 0;
-  if (end == text.c_str() || scale == 0 || !std::isfinite(n)) {
-    throw Error("--every " + text + ": expected an interval such as 60s, 5m, 1h or 90 (seconds)");
-  }
-  return n * scale;
-}
+}  // namespace
 
-void RunMeasure(MeasureFlags& f) {
+void PrepareMeasureJob(MeasureFlags& f) {
   MeasureJob& job = f.job;
-  if (!f.every_text.empty()) job.every_s = ParseEvery(f.every_text);
+  if (!f.every_text.empty()) job.every_s = ParseDurationText(f.every_text, "--every");
   job.metering.sensors = SensorOptionsFromEnvironment();
   JobConfig config;
   config.metering = job.metering;
@@ -80,15 +63,19 @@ void RunMeasure(MeasureFlags& f) {
   if (std::optional<ConfigProblem> problem = ResolveMeasureJob(job)) {
     throw Error(Explain(f, *problem));
   }
+}
 
-  MeasureResult result;
+MeasureResult RunMeasureOrExit(std::function<MeasureResult()> run) {
   try {
-    result = RunMeasureJob(job);
+    return run();
   } catch (const CommandNotStarted& e) {
     std::fprintf(stderr, "joule: error: %s\n", e.what());
     throw CliExit{e.exit_code()};
   }
+}
 
+void ReportMeasure(const MeasureFlags& f, const MeasureResult& result) {
+  const MeasureJob& job = f.job;
   std::fputs(FormatMeasureSummary(result).c_str(), stderr);
   if (job.every_s > 0 && !job.csv.empty()) {
     std::fprintf(stderr,
@@ -103,7 +90,32 @@ void RunMeasure(MeasureFlags& f) {
   if (result.facts.exit_code != 0) throw CliExit{result.facts.exit_code};
 }
 
-}  // namespace
+void AddMeasureFlags(CLI::App* cmd, const std::shared_ptr<MeasureFlags>& f, bool measure_only) {
+  MeasureJob& job = f->job;
+  cmd->add_option("command", job.command, "the command to run and measure, after --");
+  if (measure_only) {
+    cmd->add_option("--pid", job.pid, "attach to this running process and its descendants");
+  }
+  cmd->add_option("--interval", job.metering.interval_s, "seconds between samples, 0.01 to 3600")
+      ->capture_default_str()
+      ->each([f](const std::string& text) { f->interval_text = text; });
+  JobConfig defaults;
+  defaults.metering = job.metering;
+  f->metering = std::make_unique<JobFlags>(*cmd, MeasureMeteringFlag, defaults);
+  cmd->add_option("--csv", job.csv, "append a row to this CodeCarbon-compatible emissions.csv");
+  if (measure_only) {
+    cmd->add_option("--every", f->every_text,
+                    "with --machine and no command: monitor until SIGINT/SIGTERM, a --csv row per "
+                    "interval (60s, 5m, 1h) and one for the last partial interval");
+  }
+  cmd->add_option("--samples", job.samples, "write every sample to this file as JSON lines");
+  cmd->add_option("--prometheus", job.prometheus,
+                  "serve Prometheus metrics on HOST:PORT while measuring (host default 127.0.0.1)");
+  cmd->add_option("--project-name", job.project_name, "project_name column of --csv")
+      ->capture_default_str();
+  cmd->add_flag("--json", f->json, "print the summary as one JSON object on stdout");
+  AddLedgerFlags(*cmd, f->ledger);
+}
 
 void RegisterMeasureCommand(CLI::App& app) {
   auto f = std::make_shared<MeasureFlags>();
@@ -112,29 +124,14 @@ void RegisterMeasureCommand(CLI::App& app) {
       "Run a command (after --) or attach to a process (--pid) and report the energy and carbon "
       "of its whole process tree; or, with --machine --every 60s and no command, monitor the "
       "machine until Ctrl-C or SIGTERM, a CodeCarbon row per interval. Figures say how they "
-      "were obtained: measured:rapl, measured:nvml, measured:hwmon, estimated:tdp-model or "
-      "declared.");
-  MeasureJob& job = f->job;
-  cmd->add_option("command", job.command, "the command to run and measure, after --");
-  cmd->add_option("--pid", job.pid, "attach to this running process and its descendants");
-  cmd->add_option("--interval", job.metering.interval_s, "seconds between samples, 0.01 to 3600")
-      ->capture_default_str()
-      ->each([f](const std::string& text) { f->interval_text = text; });
-  JobConfig defaults;
-  defaults.metering = job.metering;
-  f->metering = std::make_unique<JobFlags>(*cmd, MeasureMeteringFlag, defaults);
-  cmd->add_option("--csv", job.csv, "append a row to this CodeCarbon-compatible emissions.csv");
-  cmd->add_option("--every", f->every_text,
-                  "with --machine and no command: monitor until SIGINT/SIGTERM, a --csv row per "
-                  "interval (60s, 5m, 1h) and one for the last partial interval");
-  cmd->add_option("--samples", job.samples, "write every sample to this file as JSON lines");
-  cmd->add_option("--prometheus", job.prometheus,
-                  "serve Prometheus metrics on HOST:PORT while measuring (host default 127.0.0.1)");
-  cmd->add_option("--project-name", job.project_name, "project_name column of --csv")
-      ->capture_default_str();
-  cmd->add_flag("--json", f->json, "print the summary as one JSON object on stdout");
-  AddLedgerFlags(*cmd, f->ledger);
-  cmd->callback([f] { RunMeasure(*f); });
+      "were obtained: measured:rapl, measured:nvml, measured:amdsmi, measured:hwmon, "
+      "estimated:tdp-model or declared.");
+  AddMeasureFlags(cmd, f, /*measure_only=*/true);
+  cmd->callback([f] {
+    PrepareMeasureJob(*f);
+    MeasureResult result = RunMeasureOrExit([&] { return RunMeasureJob(f->job); });
+    ReportMeasure(*f, result);
+  });
 }
 
 }  // namespace joule::cli

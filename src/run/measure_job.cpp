@@ -38,10 +38,21 @@ static_assert(std::atomic<pid_t>::is_always_lock_free, "the signal handler reads
 // SI_TKILL) are forwarded to the child. One typed at the terminal (Ctrl-C,
 // si_code SI_KERNEL) already reached the child, which is in the same
 // foreground process group, so forwarding it would deliver it twice.
+// A child in its own process group (MeasureJob::own_process_group) is not
+// reached by the terminal's Ctrl-C, so every signal is forwarded to its whole
+// group, with SIGCONT after it: a paused group must wake to end.
+std::atomic<bool> g_child_group{false};
+
 void OnTerminatingSignal(int sig, siginfo_t* info, void* /*context*/) {
   g_stop_signal = sig;
   pid_t child = g_child.load();
-  if (child > 0 && (info == nullptr || info->si_code <= 0)) kill(child, sig);
+  if (child <= 0) return;
+  if (g_child_group.load()) {
+    kill(-child, sig);
+    kill(-child, SIGCONT);
+  } else if (info == nullptr || info->si_code <= 0) {
+    kill(child, sig);
+  }
 }
 
 void InstallSignalHandlers() {
@@ -95,7 +106,7 @@ std::string ExitText(int status, int* exit_code) {
 // milliseconds, and more while another thread (the ledger's) touched memory.
 // It reports a failed exec as its result, so a command that cannot start is
 // reported as such and never measured.
-pid_t Spawn(const std::vector<std::string>& command) {
+pid_t Spawn(const std::vector<std::string>& command, bool own_group) {
   std::vector<char*> argv;
   for (const std::string& word : command) argv.push_back(const_cast<char*>(word.c_str()));
   argv.push_back(nullptr);
@@ -113,7 +124,12 @@ pid_t Spawn(const std::vector<std::string>& command) {
   posix_spawnattr_init(&attr);
   posix_spawnattr_setsigdefault(&attr, &terminating);
   posix_spawnattr_setsigmask(&attr, &previous);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+  short flags = POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK;
+  if (own_group) {
+    posix_spawnattr_setpgroup(&attr, 0);  // a group of its own, led by the child
+    flags |= POSIX_SPAWN_SETPGROUP;
+  }
+  posix_spawnattr_setflags(&attr, flags);
   pid_t pid = 0;
   int err = posix_spawnp(&pid, argv[0], nullptr, &attr, argv.data(), environ);
   posix_spawnattr_destroy(&attr);
@@ -122,6 +138,7 @@ pid_t Spawn(const std::vector<std::string>& command) {
     throw CommandNotStarted("cannot run '" + command[0] + "': " + std::strerror(err),
                             err == ENOENT ? 127 : 126);
   }
+  g_child_group.store(own_group);
   g_child.store(pid);
   if (int early = g_stop_signal; early != 0) kill(pid, early);
   sigprocmask(SIG_SETMASK, &previous, nullptr);
@@ -328,7 +345,7 @@ MeasureResult RunMeasureJob(MeasureJob job) {
   if (job.pid == 0 && job.every_s == 0) {
     pid_t child;
     try {
-      child = Spawn(job.command);
+      child = Spawn(job.command, job.own_process_group);
     } catch (...) {
       // The command never ran: leave no output behind.
       meter.Stop();
@@ -339,7 +356,20 @@ MeasureResult RunMeasureJob(MeasureJob job) {
       throw;
     }
     run.pid = child;
+    // The watcher calls while_running until the child has been reaped.
+    std::atomic<bool> child_done{false};
+    std::thread watcher;
+    if (job.while_running) {
+      watcher = std::thread([&job, &child_done, child] {
+        while (!child_done.load()) {
+          job.while_running(child);
+          std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+      });
+    }
     int status = WaitForChild(child);
+    child_done.store(true);
+    if (watcher.joinable()) watcher.join();
     g_child.store(0);
     run.exit_text = ExitText(status, &run.exit_code);
   } else if (job.every_s > 0) {
@@ -379,6 +409,7 @@ MeasureResult RunMeasureJob(MeasureJob job) {
   record.start_unix_s = reading.start_unix_s;
   record.end_unix_s = reading.end_unix_s;
   record.metrics = {{"exit_code", run.exit_code}};
+  if (job.extra_metrics) record.metrics.update(job.extra_metrics(record.energy));
   // A monitor ends by a signal: that is its normal end.
   if (run.exit_code == 0 && (job.every_s > 0 || !(job.pid != 0 && g_stop_signal != 0))) {
     record.status = RunStatus::kCompleted;

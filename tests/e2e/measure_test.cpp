@@ -287,7 +287,7 @@ TEST(Measure, MonitorNeedsTheMachineAndNoCommand) {
       << r.err;
   r = FinishWithin(StartJoule({"measure", "--machine", "--every", "soon"}, dir), dir, 30);
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("--every soon: expected an interval"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("--every soon: expected a duration"), std::string::npos) << r.err;
 }
 
 TEST(Measure, ChildKilledBySignalGives128PlusSignal) {
