@@ -66,7 +66,7 @@ IntensitySeries LoadBundledSeries(const std::string& zone, Signal signal,
 struct ForecastOptions {
   int horizon_steps = 48;  // points to forecast (48 covers a 24 h window and a 24 h job)
   int profile_days = 14;
-  int fit_days = 150;
+  int fit_days = 365;
   int recent_days = 21;
   double recent_day_weight = 0.85;
   double anchor_decay = 0.97;
