@@ -65,12 +65,12 @@ IntensitySeries LoadBundledSeries(const std::string& zone, Signal signal,
 //     that profile times anchor_decay^(k+1).
 // Leads past a day use whole days further back (never an unseen point). With
 // too little history to fit all three blends (under 2 x profile_days + 28
-// days before the lead), the forecast is the recent part alone, which needs
-// only one point (for an hour of day not seen yet, the last value).
-// The defaults are the ones docs/carbon-aware.md measures.
+// days before the lead: 42 days with the defaults), the forecast is the recent part alone, which
+// needs only one point (for an hour of day not seen yet, the last value). The defaults are the ones
+// docs/carbon-aware.md measures.
 struct ForecastOptions {
   int horizon_steps = 48;  // points to forecast (48 covers a 24 h window and a 24 h job)
-  int profile_days = 14;
+  int profile_days = 7;
   int fit_days = 365;
   int recent_days = 21;
   double recent_day_weight = 0.85;
