@@ -46,27 +46,32 @@ IntensitySeries LoadBundledSeries(const std::string& zone, Signal signal,
 //
 // The forecast for the point at lead k (k = 0: the first point not yet seen)
 // is the mean of two forecasts:
-//   - fitted: a least-squares blend of a constant, the seasonal profile (the
-//     mean of the same hour of day over the last profile_days days seen),
-//     yesterday's same hour, and the departures of the last two values seen
-//     from their profile (the anchor: a high value now means high values in
-//     the next hours). The weights are fitted for each lead on the last
-//     fit_days days, as if the forecast had been made at the same hour of
-//     day on each of them with only the data before it; so the anchor's
-//     weight falls with the lead by itself, and each hour of day gets its own
-//     weights.
+//   - fitted: the mean of three least-squares blends, with seasonal profiles
+//     of profile_days / 2, profile_days and 2 x profile_days days. Each blends
+//     a constant, the seasonal profile (the mean of the same hour of day over
+//     that many days seen), yesterday's same hour, the departures of the last
+//     two values seen from their profile (the anchor: a high value now means
+//     high values in the next hours), a flag for a target hour on a Saturday
+//     or Sunday (UTC calendar days), and the last departure times the
+//     profile's change from the last hour seen to the target hour, relative to
+//     the profile now (a high or low spell can deepen or flatten the daily
+//     shape, not only shift it). The weights are fitted for each lead on up to
+//     the last fit_days days, as if the forecast had been made at the same
+//     hour of day on each of them with only the data before it; so the
+//     anchor's weight falls with the lead by itself, and each hour of day gets
+//     its own weights.
 //   - recent: the same hour over the last recent_days days, day d back
 //     weighing recent_day_weight^(d-1), plus the last value's departure from
 //     that profile times anchor_decay^(k+1).
 // Leads past a day use whole days further back (never an unseen point). With
-// too little history to fit (under profile_days + 20 days before the lead),
-// the forecast is the recent part alone, which needs only one point (for
-// an hour of day not seen yet, the last value).
-// The defaults are the ones docs/carbon-aware.md measures.
+// too little history to fit all three blends (under 2 x profile_days + 28
+// days before the lead: 42 days with the defaults), the forecast is the recent part alone, which
+// needs only one point (for an hour of day not seen yet, the last value). The defaults are the ones
+// docs/carbon-aware.md measures.
 struct ForecastOptions {
   int horizon_steps = 48;  // points to forecast (48 covers a 24 h window and a 24 h job)
-  int profile_days = 14;
-  int fit_days = 150;
+  int profile_days = 7;
+  int fit_days = 365;
   int recent_days = 21;
   double recent_day_weight = 0.85;
   double anchor_decay = 0.97;
@@ -85,7 +90,7 @@ struct ForecastOptions {
 // history is not equally spaced, when a day is not a whole number of steps,
 // or when an option is out of range (horizon_steps, profile_days, fit_days,
 // recent_days < 1; recent_day_weight outside (0, 1]; anchor_decay outside
-// [0, 1]). Well under a millisecond for 48 hourly points.
+// [0, 1]). About a millisecond for 48 hourly points with a year of history.
 IntensitySeries Forecast(const IntensitySeries& history, double origin_unix_s,
                          const ForecastOptions& options = {});
 

@@ -1,8 +1,11 @@
 // joule's forecaster: the mean of two forecasts of the same hours, each made
 // with only the history before the origin (see grid_forecast.hpp):
 //   - a least-squares blend, fitted for each lead on the same hour of day of
-//     earlier days, of the seasonal profile, yesterday's same hour and the
-//     latest two departures from the profile;
+//     earlier days, of the seasonal profile, yesterday's same hour, the
+//     latest two departures from the profile, a weekend flag and the latest
+//     departure scaled by the profile's change from now to the target hour;
+//     the mean of three such fits, with profiles of half, once and twice
+//     profile_days;
 //   - a recency-weighted same-hour profile plus the latest departure from it,
 //     fading slowly with the lead.
 // On the bundled 2022 series the mean keeps more of the perfect-foresight
@@ -23,7 +26,8 @@
 namespace joule::grid {
 namespace {
 
-constexpr int kFeatures = 5;  // constant, profile, yesterday, two departures
+// constant, profile, yesterday, two departures, weekend, departure x profile change
+constexpr int kFeatures = 7;
 using Row = std::array<double, kFeatures>;
 using Matrix = std::array<Row, kFeatures>;
 
@@ -32,7 +36,11 @@ class History {
  public:
   // Keeps the points [first, n) of s: index 0 here is point `first` there.
   History(const IntensitySeries& s, size_t first, size_t n, int steps_per_day)
-      : x_(n - first), chain_(n - first), spd_(steps_per_day) {
+      : x_(n - first),
+        chain_(n - first),
+        spd_(steps_per_day),
+        t0_(s.points[first].unix_s),
+        step_(s.step_s) {
     for (size_t i = 0; i < x_.size(); ++i) {
       x_[i] = s.points[first + i].g_per_kwh;
       // chain_[i]: sum of x at i, i - spd, i - 2 spd, ... (the same hour of day).
@@ -42,6 +50,12 @@ class History {
   long size() const { return static_cast<long>(x_.size()); }
   double at(long i) const { return x_[i]; }
   long spd() const { return spd_; }
+  // Whether the point at index i starts on a Saturday or Sunday (UTC).
+  bool Weekend(long i) const {
+    const double day = std::floor((t0_ + static_cast<double>(i) * step_) / 86400.0);
+    const long dow = (static_cast<long>(day) % 7 + 7 + 3) % 7;  // 0: Monday (day 0 was a Thursday)
+    return dow >= 5;
+  }
   // Mean of x[u - spd d] for d = first_day .. first_day + days - 1; every
   // index must be in [0, size()).
   double SameHourMean(long u, long first_day, int days) const {
@@ -53,6 +67,7 @@ class History {
  private:
   std::vector<double> x_, chain_;
   long spd_;
+  double t0_, step_;
 };
 
 // Features of the forecast made at origin o (first unseen index) for lead k.
@@ -61,9 +76,20 @@ class History {
 Row Features(const History& h, long o, long k, int profile_days) {
   const long m = k / h.spd();
   const long u = o + k;
-  return {1.0, h.SameHourMean(u, m + 1, profile_days), h.at(u - h.spd() * (m + 1)),
-          h.at(o - 1) - h.SameHourMean(o - 1, 1, profile_days),
-          h.at(o - 2) - h.SameHourMean(o - 2, 1, profile_days)};
+  const double profile = h.SameHourMean(u, m + 1, profile_days);
+  const double profile_now = h.SameHourMean(o - 1, 1, profile_days);
+  const double departure = h.at(o - 1) - profile_now;
+  // The latest departure times the profile's relative change from the last
+  // hour seen to the target: lets a high or low spell deepen or flatten the
+  // daily shape rather than only shift it.
+  const double reshaped = departure * (profile - profile_now) / (std::abs(profile_now) + 1);
+  return {1.0,
+          profile,
+          h.at(u - h.spd() * (m + 1)),
+          departure,
+          h.at(o - 2) - h.SameHourMean(o - 2, 1, profile_days),
+          h.Weekend(u) ? 1.0 : 0.0,
+          reshaped};
 }
 
 // Least squares from the normal equations, with a ridge of 1e-9 x the mean
@@ -122,11 +148,12 @@ std::vector<double> RecentForecast(const History& h, int horizon, const Forecast
   return out;
 }
 
-// The fitted blend for lead k, or false when the history is too short to fit
-// it (fewer than 4 samples a weight).
-bool FittedForecast(const History& h, long k, const ForecastOptions& o, double* value) {
+// The fitted blend for lead k with a profile of profile_days, or false when
+// the history is too short to fit it (fewer than 4 samples a weight).
+bool FittedForecast(const History& h, long k, int profile_days, const ForecastOptions& o,
+                    double* value) {
   const long n = h.size(), spd = h.spd();
-  const long first_origin = spd * (k / spd + o.profile_days) + 2;
+  const long first_origin = spd * (k / spd + profile_days) + 2;
   // Training origins: the same hour of day as n, on the last fit_days days
   // whose target (origin + k) was seen.
   long last = n - 1 - k;
@@ -136,7 +163,7 @@ bool FittedForecast(const History& h, long k, const ForecastOptions& o, double* 
   Matrix a{};
   Row b{};
   for (long t = last; t >= first; t -= spd) {
-    const Row f = Features(h, t, k, o.profile_days);
+    const Row f = Features(h, t, k, profile_days);
     const double y = h.at(t + k);
     for (int i = 0; i < kFeatures; ++i) {
       b[i] += f[i] * y;
@@ -144,7 +171,7 @@ bool FittedForecast(const History& h, long k, const ForecastOptions& o, double* 
     }
   }
   const Row w = Solve(a, b);
-  const Row f = Features(h, n, k, o.profile_days);
+  const Row f = Features(h, n, k, profile_days);
   double y = 0;
   for (int i = 0; i < kFeatures; ++i) y += w[i] * f[i];
   *value = y;
@@ -213,14 +240,26 @@ IntensitySeries Forecast(const IntensitySeries& history, double origin_unix_s,
   // Neither part reads further back than this many steps, so older history
   // is left out (the result is the same, only cheaper).
   const long days_back =
-      std::max(options.fit_days + options.profile_days, options.recent_days) + horizon / spd + 3;
+      std::max(options.fit_days + 2 * options.profile_days, options.recent_days) + horizon / spd +
+      3;
   const long reach = spd * days_back + horizon;
   const size_t first = g.seen > static_cast<size_t>(reach) ? g.seen - reach : 0;
   const History h(history, first, g.seen, g.steps_per_day);
   std::vector<double> values = RecentForecast(h, horizon, options);
+  // The fitted part: the mean of fits with profiles of half, once and twice
+  // profile_days, used only when all three can be fitted.
+  const std::array<int, 3> profiles = {std::max(1, options.profile_days / 2), options.profile_days,
+                                       2 * options.profile_days};
   for (long k = 0; k < horizon; ++k) {
     double fitted = 0;
-    if (FittedForecast(h, k, options, &fitted)) values[k] = 0.5 * (values[k] + fitted);
+    bool all = true;
+    for (int days : profiles) {
+      double one = 0;
+      all = all && FittedForecast(h, k, days, options, &one);
+      if (!all) break;
+      fitted += one / static_cast<double>(profiles.size());
+    }
+    if (all) values[k] = 0.5 * (values[k] + fitted);
   }
   return Continue(history, g.seen, values, "joule-forecaster:seasonal+recent+anchor");
 }
