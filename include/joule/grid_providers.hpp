@@ -165,7 +165,10 @@ std::unique_ptr<IntensitySource> MakeSeriesFileSource(const std::string& path,
 // marginal source falls back to an average signal, and the series says
 // kLca); pass what the live source counts (OpenIntensitySource does). A zone
 // without a table rethrows the live error. Forecast falls back to the table's
-// values over the window; a live std::nullopt stays std::nullopt.
+// values over the window; a live std::nullopt stays std::nullopt. After the
+// live source's first failure every later question goes to the table with
+// that failure in the label, so an offline machine waits out one round of
+// time-outs and retries, not one per question.
 std::unique_ptr<IntensitySource> MakeFallbackSource(std::unique_ptr<IntensitySource> live,
                                                     Signal table_signal = Signal::kLca,
                                                     std::string data_dir = "",

@@ -42,7 +42,7 @@ std::size_t EditDistance(std::string_view a, std::string_view b);
 
 // Something a user may have meant: `display` is shown in an error message,
 // `keys` are what the query is compared with (a code and a name, say).
-struct Candidate {
+struct NameCandidate {
   std::string display;
   std::vector<std::string> keys;
 };
@@ -52,7 +52,7 @@ struct Candidate {
 // Closeness is the smallest case-insensitive edit distance to any key; a key
 // that starts with the query counts as distance 0, so "fr" finds "FRA (France)".
 std::vector<std::string> CloseMatches(std::string_view query,
-                                      const std::vector<Candidate>& candidates,
+                                      const std::vector<NameCandidate>& candidates,
                                       std::size_t max_count);
 
 // "a, b, c" for error messages.

@@ -19,41 +19,55 @@ class FallbackSource : public IntensitySource {
   std::string name() const override { return "fallback(" + live_->name() + ")"; }
 
   IntensitySeries History(const std::string& zone, double t0, double t1) override {
-    try {
-      return live_->History(zone, t0, t1);
-    } catch (const Error& e) {
-      return FromTable(zone, e, [&](IntensitySource& t) { return t.History(zone, t0, t1); });
-    }
+    return Ask(
+        zone, [&](IntensitySource& s) { return s.History(zone, t0, t1); },
+        [&](IntensitySource& t) { return t.History(zone, t0, t1); });
   }
 
   IntensitySeries Latest(const std::string& zone) override {
-    try {
-      return live_->Latest(zone);
-    } catch (const Error& e) {
-      return FromTable(zone, e, [&](IntensitySource& t) { return t.Latest(zone); });
-    }
+    return Ask(
+        zone, [&](IntensitySource& s) { return s.Latest(zone); },
+        [&](IntensitySource& t) { return t.Latest(zone); });
   }
 
   // A live std::nullopt (no forecast) is an answer and stays one; a failure
   // falls back to the table's values over the window.
   std::optional<IntensitySeries> Forecast(const std::string& zone, double from,
                                           double horizon_s) override {
-    try {
-      return live_->Forecast(zone, from, horizon_s);
-    } catch (const Error& e) {
-      return FromTable(zone, e,
-                       [&](IntensitySource& t) { return t.History(zone, from, from + horizon_s); });
+    if (live_error_.empty()) {
+      try {
+        return live_->Forecast(zone, from, horizon_s);
+      } catch (const Error& e) {
+        live_error_ = e.what();
+      }
     }
+    return FromTable(zone,
+                     [&](IntensitySource& t) { return t.History(zone, from, from + horizon_s); });
   }
 
  private:
-  // Called inside the catch block, so `throw;` rethrows the live error.
-  template <typename Ask>
-  IntensitySeries FromTable(const std::string& zone, const Error& live_error, Ask ask) {
-    if (!HasBundledTable(zone, data_dir_)) throw;
+  // The live source until it fails once; then, for the rest of this
+  // source's life, the table: an offline machine pays one round of time-outs
+  // and retries, not one per question.
+  template <typename Live, typename Table>
+  IntensitySeries Ask(const std::string& zone, Live live, Table table) {
+    if (live_error_.empty()) {
+      try {
+        return live(*live_);
+      } catch (const Error& e) {
+        live_error_ = e.what();
+      }
+    }
+    return FromTable(zone, table);
+  }
+
+  // The table's answer labelled as a fallback; without a table, the live error.
+  template <typename Table>
+  IntensitySeries FromTable(const std::string& zone, Table ask) {
+    if (!HasBundledTable(zone, data_dir_)) throw Error(live_error_);
     auto bundled = MakeBundledSource(table_signal_, data_dir_, clock_);
     IntensitySeries s = ask(*bundled);
-    s.provenance = "fallback:" + s.provenance + " (" + live_error.what() + ")";
+    s.provenance = "fallback:" + s.provenance + " (" + live_error_ + ")";
     return s;
   }
 
@@ -61,6 +75,7 @@ class FallbackSource : public IntensitySource {
   Signal table_signal_;
   std::string data_dir_;
   std::function<double()> clock_;
+  std::string live_error_;  // the live source's first failure; "" while it answers
 };
 
 }  // namespace

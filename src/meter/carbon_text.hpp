@@ -38,7 +38,7 @@ std::optional<double> ParseTimestamp(std::string_view text);
 std::string FormatUtc(double unix_s);
 
 // Shared with the other layers through joule/util.hpp.
-using joule::Candidate;
+using Candidate = joule::NameCandidate;
 using joule::CloseMatches;
 using joule::JoinList;
 

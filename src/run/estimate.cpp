@@ -69,7 +69,7 @@ const GpuRow& FindGpu(const std::vector<GpuRow>& rows, const std::string& query,
   for (const GpuRow& r : rows) {
     if (q == Squash(r.name) || q == Squash(r.vendor + r.name)) return r;
   }
-  std::vector<Candidate> candidates;
+  std::vector<NameCandidate> candidates;
   for (const GpuRow& r : rows) candidates.push_back({r.name, {r.name, r.vendor + " " + r.name}});
   throw Error("--gpu: unknown model '" + query + "' (the names are in " + path +
               "); closest: " + JoinList(CloseMatches(query, candidates, kSuggestions)));
@@ -171,7 +171,7 @@ Estimate EstimateJob(const EstimateRequest& req, const std::string& data_dir) {
       std::string row;
       std::optional<double> tdp = CodeCarbonTableTdp(path, req.cpu_model, &row);
       if (!tdp) {
-        std::vector<Candidate> candidates;
+        std::vector<NameCandidate> candidates;
         for (const std::string& n : CpuNames(path)) candidates.push_back({n, {n}});
         throw Error(
             "--cpu: unknown model '" + req.cpu_model + "' (the names are in " + path +

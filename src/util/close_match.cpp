@@ -41,7 +41,7 @@ std::size_t EditDistance(std::string_view a, std::string_view b) {
 }
 
 std::vector<std::string> CloseMatches(std::string_view query,
-                                      const std::vector<Candidate>& candidates,
+                                      const std::vector<NameCandidate>& candidates,
                                       std::size_t max_count) {
   std::string needle = LowerTrimmed(query);
   std::vector<std::pair<std::size_t, std::size_t>> scored;  // (distance, index)

@@ -747,6 +747,8 @@ TEST(FallbackSource, ServerErrorFallsBackToTheTableAndSaysWhy) {
   EXPECT_EQ(s.provenance,
             "fallback:bundled:GB_2022_hourly.csv (carbonintensity: HTTP 500: server error, "
             "still after 3 attempts)");
+  // Three attempts, then never again: the next questions go to the table.
+  EXPECT_EQ(fake.count(), 3u);
   EXPECT_EQ(s.signal, Signal::kDirect);
   ASSERT_EQ(s.points.size(), 1u);
   EXPECT_EQ(s.points[0].g_per_kwh, 53.59);
@@ -759,6 +761,7 @@ TEST(FallbackSource, ServerErrorFallsBackToTheTableAndSaysWhy) {
   ASSERT_EQ(f->points.size(), 2u);
   EXPECT_EQ(f->points[0].g_per_kwh, 261.15);
   EXPECT_EQ(f->points[1].g_per_kwh, 261.0);
+  EXPECT_EQ(fake.count(), 3u);
 }
 
 TEST(FallbackSource, MissingTokenFallsBackToo) {
