@@ -84,7 +84,7 @@ TEST(AmdSmiSource, EnergyCounterTimesResolutionPerGpu) {
   stub.Set(1, 7 + 4, 0);
   amd->Read(2.0, s);
   EXPECT_EQ(s[0].energy_uj, 61030u);  // 4002 x 15.25 = 61030.5
-  EXPECT_EQ(s[1].energy_uj, 61u);  // 4 x 15.25: the fractions are kept, not lost per read
+  EXPECT_EQ(s[1].energy_uj, 61u);     // 4 x 15.25: the fractions are kept, not lost per read
   // The driver reloaded: the counter restarts; its new value is all new energy.
   stub.Set(0, 10, 0);
   amd->Read(3.0, s);
