@@ -86,6 +86,7 @@ std::string GridCacheDir();
 // How long a cached reply is used, in seconds, by what it answers: latest
 // 300 (5 min), forecast 1800 (30 min), history 86400 (1 day).
 enum class ResponseKind { kLatest, kHistory, kForecast };
+std::string_view ResponseKindName(ResponseKind kind);  // "latest", "history", "forecast"
 double CacheMaxAgeSeconds(ResponseKind kind);
 
 // The response parsers, exposed so they can be tested and fuzzed on their

@@ -10,10 +10,9 @@
 
 #include "joule/util.hpp"
 
-namespace joule::grid::detail {
-namespace {
+namespace joule::grid {
 
-std::string_view KindName(ResponseKind kind) {
+std::string_view ResponseKindName(ResponseKind kind) {
   switch (kind) {
     case ResponseKind::kLatest:
       return "latest";
@@ -24,6 +23,11 @@ std::string_view KindName(ResponseKind kind) {
   }
   return "latest";
 }
+
+}  // namespace joule::grid
+
+namespace joule::grid::detail {
+namespace {
 
 // A reply's body as one short line, for messages about statuses we did not
 // expect (a 400 says what was wrong in its body).
@@ -160,7 +164,7 @@ IntensitySeries ProviderHttp::GetSeries(
     const std::string& refused_hint,
     const std::function<IntensitySeries(const std::string&)>& parse) {
   const std::string key = base_url_ + path;
-  const std::string_view kind_name = KindName(kind);
+  const std::string_view kind_name = ResponseKindName(kind);
   if (options_.use_cache) {
     if (auto body = cache_.Get(provider_, kind_name, key, CacheMaxAgeSeconds(kind), Now())) {
       try {

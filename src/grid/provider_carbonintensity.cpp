@@ -13,18 +13,6 @@ namespace joule::grid {
 
 namespace {
 
-const char* KindWord(ResponseKind kind) {
-  switch (kind) {
-    case ResponseKind::kLatest:
-      return "latest";
-    case ResponseKind::kHistory:
-      return "history";
-    case ResponseKind::kForecast:
-      return "forecast";
-  }
-  return "latest";
-}
-
 double TimeField(const nlohmann::json& e, const char* name, const std::string& where) {
   try {
     return detail::ParseIsoTime(detail::StringField(e, name, where));
@@ -44,7 +32,7 @@ IntensitySeries ParseCarbonIntensityUkResponse(std::string_view body, ResponseKi
   s.zone = "GB";
   s.signal = Signal::kDirect;
   s.step_s = 0;
-  s.provenance = std::string("carbonintensity:") + KindWord(kind);
+  s.provenance = "carbonintensity:" + std::string(ResponseKindName(kind));
   const nlohmann::json& data = detail::ArrayField(j, "data", "reply");
   for (std::size_t i = 0; i < data.size(); ++i) {
     const std::string where = "data[" + std::to_string(i) + "]";

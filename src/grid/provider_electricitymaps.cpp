@@ -12,18 +12,6 @@ namespace joule::grid {
 
 namespace {
 
-const char* KindWord(ResponseKind kind) {
-  switch (kind) {
-    case ResponseKind::kLatest:
-      return "latest";
-    case ResponseKind::kHistory:
-      return "history";
-    case ResponseKind::kForecast:
-      return "forecast";
-  }
-  return "latest";
-}
-
 Signal SignalOfFactorType(const std::string& type, const std::string& where) {
   if (type == "lifecycle") return Signal::kLca;
   if (type == "direct") return Signal::kDirect;
@@ -38,7 +26,7 @@ IntensitySeries ParseElectricityMapsResponse(std::string_view body, ResponseKind
   const nlohmann::json j = detail::ParseJsonReply(body);
   IntensitySeries s;
   s.step_s = 0;
-  s.provenance = std::string("electricitymaps:") + KindWord(kind);
+  s.provenance = "electricitymaps:" + std::string(ResponseKindName(kind));
   s.zone = detail::StringField(j, "zone", "reply");
   std::vector<const nlohmann::json*> entries;
   std::string list = "reply";
@@ -114,21 +102,12 @@ class ElectricityMapsSource : public IntensitySource {
       // The free tier's endpoint covers exactly the last 24 hours.
       out = Fetch("/v3/carbon-intensity/history" + Query(zone), ResponseKind::kHistory);
     } else {
-      for (double start = t0; start < t1; start += kPastRangeChunk) {
-        const double end = std::min(start + kPastRangeChunk, t1);
-        IntensitySeries part = Fetch("/v3/carbon-intensity/past-range" + Query(zone) + "&start=" +
-                                         detail::QueryEscape(detail::FormatIsoTime(start)) +
-                                         "&end=" + detail::QueryEscape(detail::FormatIsoTime(end)),
-                                     ResponseKind::kHistory);
-        if (out.points.empty()) {
-          out = part;
-          continue;
-        }
-        // Chunks share their boundary hour when the API counts `end` in.
-        for (const auto& p : part.points) {
-          if (p.unix_s > out.points.back().unix_s) out.points.push_back(p);
-        }
-      }
+      out = detail::FetchInChunks(t0, t1, kPastRangeChunk, [&](double start, double end) {
+        return Fetch("/v3/carbon-intensity/past-range" + Query(zone) +
+                         "&start=" + detail::QueryEscape(detail::FormatIsoTime(start)) +
+                         "&end=" + detail::QueryEscape(detail::FormatIsoTime(end)),
+                     ResponseKind::kHistory);
+      });
     }
     return NonEmpty(detail::Window(std::move(out), t0, t1), zone);
   }

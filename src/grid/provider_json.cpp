@@ -82,4 +82,20 @@ IntensitySeries Window(IntensitySeries series, double t0, double t1) {
   return series;
 }
 
+IntensitySeries FetchInChunks(double t0, double t1, double chunk_s,
+                              const std::function<IntensitySeries(double, double)>& fetch) {
+  IntensitySeries out;
+  for (double start = t0; start < t1; start += chunk_s) {
+    IntensitySeries part = fetch(start, std::min(start + chunk_s, t1));
+    if (out.points.empty()) {
+      out = std::move(part);
+      continue;
+    }
+    for (const IntensityPoint& p : part.points) {
+      if (p.unix_s > out.points.back().unix_s) out.points.push_back(p);
+    }
+  }
+  return out;
+}
+
 }  // namespace joule::grid::detail

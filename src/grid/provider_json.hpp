@@ -2,6 +2,7 @@
 // and the finishing of a series (order, duplicates, step). Internal.
 #pragma once
 
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
@@ -28,6 +29,13 @@ std::optional<double> NumberOrNull(const nlohmann::json& value, const std::strin
 // "no values in the reply" when empty. step_s: when > 0 it is kept, else the
 // smallest gap between points, else `default_step_s`.
 void FinishSeries(IntensitySeries& series, double default_step_s);
+
+// [t0, t1) asked for in pieces of at most `chunk_s` (the providers cap one
+// request's range), `fetch(start, end)` per piece, joined; a piece's points
+// at or before the joined series' last one are dropped (neighbouring pieces
+// share their boundary when a provider counts `end` in).
+IntensitySeries FetchInChunks(double t0, double t1, double chunk_s,
+                              const std::function<IntensitySeries(double, double)>& fetch);
 
 // The points of `series` that start in [t0, t1).
 IntensitySeries Window(IntensitySeries series, double t0, double t1);

@@ -16,18 +16,6 @@ namespace {
 // 1 lb/MWh = 453.59237 g / 1000 kWh.
 constexpr double kGramsPerKwhPerLbsPerMwh = 0.45359237;
 
-const char* KindWord(ResponseKind kind) {
-  switch (kind) {
-    case ResponseKind::kLatest:
-      return "latest";
-    case ResponseKind::kHistory:
-      return "history";
-    case ResponseKind::kForecast:
-      return "forecast";
-  }
-  return "latest";
-}
-
 }  // namespace
 
 IntensitySeries ParseWattTimeResponse(std::string_view body, ResponseKind kind) {
@@ -36,7 +24,7 @@ IntensitySeries ParseWattTimeResponse(std::string_view body, ResponseKind kind) 
   IntensitySeries s;
   s.signal = Signal::kMarginal;
   s.step_s = 0;
-  s.provenance = std::string("watttime:") + KindWord(kind);
+  s.provenance = "watttime:" + std::string(ResponseKindName(kind));
   s.zone = detail::StringField(meta, "region", "meta");
   const std::string& units = detail::StringField(meta, "units", "meta");
   double scale = 1;
@@ -101,21 +89,13 @@ class WattTimeSource : public IntensitySource {
 
   IntensitySeries History(const std::string& zone, double t0, double t1) override {
     if (!(t1 > t0)) throw Error("watttime: empty time window");
-    IntensitySeries out;
-    for (double start = t0; start < t1; start += kHistoricalChunk) {
-      const double end = std::min(start + kHistoricalChunk, t1);
-      IntensitySeries part = Fetch("/v3/historical" + Query(zone) + "&start=" +
-                                       detail::QueryEscape(detail::FormatIsoTime(start)) +
-                                       "&end=" + detail::QueryEscape(detail::FormatIsoTime(end)),
-                                   ResponseKind::kHistory);
-      if (out.points.empty()) {
-        out = part;
-        continue;
-      }
-      for (const auto& p : part.points) {
-        if (p.unix_s > out.points.back().unix_s) out.points.push_back(p);
-      }
-    }
+    IntensitySeries out =
+        detail::FetchInChunks(t0, t1, kHistoricalChunk, [&](double start, double end) {
+          return Fetch("/v3/historical" + Query(zone) +
+                           "&start=" + detail::QueryEscape(detail::FormatIsoTime(start)) +
+                           "&end=" + detail::QueryEscape(detail::FormatIsoTime(end)),
+                       ResponseKind::kHistory);
+        });
     return NonEmpty(detail::Window(std::move(out), t0, t1), zone);
   }
 

@@ -175,7 +175,7 @@ std::string PlanText(const Plan& p) {
           pt->unix_s + f.step_s > c.start_unix_s && pt->unix_s < c.start_unix_s + p.duration_s;
       marks += in ? "^" : " ";
     }
-    out += "  forecast   " + bars + "  (max " + Fixed(hi, 0) + ", one bar per " + Span(f.step_s) +
+    out += "  the grid   " + bars + "  (max " + Fixed(hi, 0) + ", one bar per " + Span(f.step_s) +
            " from now)\n";
     out += "  the job    " + marks + "\n";
   }

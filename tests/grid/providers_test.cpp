@@ -714,8 +714,8 @@ TEST(BundledSource, OtherYearsTakeTheSameHourOf2022AndSaySo) {
 TEST(BundledSource, UnknownZoneListsTheZones) {
   auto src = MakeBundledSource(Signal::kLca, kDataDir);
   EXPECT_EQ(ErrorOf([&] { src->Latest("CAISO_NORTH"); }),
-            "bundled: no table for zone 'CAISO_NORTH' (" + kDataDir +
-                "/grid-carbon has CA-ON, DE, ES, FR, GB, PL)");
+            "zone 'CAISO_NORTH': no bundled table in " + kDataDir +
+                "/grid-carbon (zones with one: CA-ON, DE, ES, FR, GB, PL)");
   EXPECT_TRUE(HasBundledTable("fr", kDataDir));
   EXPECT_FALSE(HasBundledTable("../GB", kDataDir));
 }

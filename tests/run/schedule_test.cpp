@@ -33,8 +33,11 @@ std::string WriteSeries(const std::string& dir, int hours, std::uint64_t seed,
   for (int h = 0; h < hours; ++h) {
     // A daily wave and noise, like a grid: the cleanest hours move about.
     double v = 300 + 120 * std::sin(2 * M_PI * h / 24.0 + seed) + 80 * rng.Uniform();
+    v = std::round(v * 100) / 100;  // as written: two decimals, exactly what is read back
     values->push_back(v);
-    out << static_cast<long long>(kT0 + h * kHour) << "," << v << "\n";
+    char line[64];
+    std::snprintf(line, sizeof line, "%lld,%.2f\n", static_cast<long long>(kT0 + h * kHour), v);
+    out << line;
   }
   return path;
 }
