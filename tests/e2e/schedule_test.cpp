@@ -1,10 +1,15 @@
 // joule estimate, plan and run as a user runs them.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "e2e_util.hpp"
 
@@ -118,6 +123,48 @@ TEST(Run, InterruptibleAlwaysFinishesByTheDeadline) {
   // The deadline is t0 + 6 (plus the start's fraction of a second and the
   // command's start-up); without the rule it would wait for ever.
   EXPECT_LT(end, t0 + 6 + 2.5) << r.err;
+}
+
+// Ctrl-C while joule run waits for its start: it stops at once, exit 130,
+// the command never ran and the ledger holds no run.
+TEST(Run, InterruptWhileWaitingCancelsAndRecordsNothing) {
+  std::string dir = ScratchDir("run_cancel");
+  long t0 = static_cast<long>(std::floor(Now()));
+  std::string csv = "timestamp,g_per_kwh\n";
+  // Dirty for an hour, then clean: the plan waits an hour.
+  for (int m = -1; m < 180; ++m) {
+    csv += std::to_string(t0 + 60 * m) + "," + (m < 60 ? "500" : "50") + "\n";
+  }
+  WriteBytes(dir + "/s.csv", csv);
+  std::string err_path = dir + "/stderr", ledger = dir + "/l.db", marker = dir + "/ran";
+  pid_t pid = fork();
+  if (pid == 0) {
+    int fd = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(fd, 2);
+    std::string series = dir + "/s.csv";
+    execl(JOULE_BINARY, JOULE_BINARY, "run", "--duration", "1h", "--within", "3h",
+          "--intensity-series", series.c_str(), "--ledger", ledger.c_str(), "--", "touch",
+          marker.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  std::string err;
+  for (int i = 0; i < 300 && err.find("waiting until") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    std::ifstream in(err_path);
+    err.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  ASSERT_NE(err.find("waiting until"), std::string::npos) << err;
+  kill(pid, SIGINT);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status)) << "joule died of a signal instead of cancelling";
+  EXPECT_EQ(WEXITSTATUS(status), 130);
+  std::ifstream in(err_path);
+  err.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  EXPECT_NE(err.find("cancelled while waiting; nothing ran"), std::string::npos) << err;
+  EXPECT_FALSE(std::ifstream(marker).good()) << "the command ran";
+  CommandResult list = RunJoule("runs list --json --ledger " + ledger);
+  if (list.exit_code == 0) EXPECT_EQ(nlohmann::json::parse(list.out).size(), 0u) << list.out;
 }
 
 }  // namespace
