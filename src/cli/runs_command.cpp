@@ -118,7 +118,10 @@ void List(const RunsFlags& f) {
   RunFilter filter = MakeFilter(f);
   LedgerTarget target = ResolveLedgerTarget(f.ledger);
   if (!std::filesystem::exists(target.path)) {
-    std::printf("no runs recorded yet (no ledger at %s)\n", target.path.c_str());
+    // --json is read by programs: an empty array on stdout, the words on stderr.
+    if (f.json) std::printf("[]\n");
+    std::fprintf(f.json ? stderr : stdout, "no runs recorded yet (no ledger at %s)\n",
+                 target.path.c_str());
     return;
   }
   std::unique_ptr<Ledger> ledger = Ledger::Open(target.path);

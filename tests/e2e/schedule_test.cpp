@@ -164,7 +164,8 @@ TEST(Run, InterruptWhileWaitingCancelsAndRecordsNothing) {
   EXPECT_NE(err.find("cancelled while waiting; nothing ran"), std::string::npos) << err;
   EXPECT_FALSE(std::ifstream(marker).good()) << "the command ran";
   CommandResult list = RunJoule("runs list --json --ledger " + ledger);
-  if (list.exit_code == 0) EXPECT_EQ(nlohmann::json::parse(list.out).size(), 0u) << list.out;
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  EXPECT_EQ(nlohmann::json::parse(list.out).size(), 0u) << list.out;
 }
 
 }  // namespace
