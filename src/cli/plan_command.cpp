@@ -24,7 +24,7 @@ struct PlanFlags {
   LedgerFlags ledger;
 };
 
-void AddPlanFlags(CLI::App* cmd, PlanFlags& f, bool with_series) {
+void AddPlanFlags(CLI::App* cmd, PlanFlags& f, bool plan_only) {
   cmd->add_option("--duration", f.duration, "the job's length: 4h, 90m, 600 (s)");
   cmd->add_option("--within", f.within, "the job must end within this of now: 12h, 24h")
       ->capture_default_str();
@@ -39,9 +39,10 @@ void AddPlanFlags(CLI::App* cmd, PlanFlags& f, bool with_series) {
       ->capture_default_str();
   cmd->add_option("--signal", f.signal, "lca or direct (marginal: --source watttime)")
       ->capture_default_str();
-  cmd->add_option("--at", f.at,
-                  "plan as if now were this time: unix seconds, or 2022-07-01 12:00 (local time)");
-  if (with_series) {
+  if (plan_only) {  // joule plan only: run waits in real time and takes measure's series
+    cmd->add_option(
+        "--at", f.at,
+        "plan as if now were this time: unix seconds, or 2022-07-01 12:00 (local time)");
     cmd->add_option("--intensity-series", f.series,
                     "a series file (timestamp,g_per_kwh or an Electricity Maps export) taken "
                     "as the forecast");
@@ -144,7 +145,7 @@ void RegisterPlanCommand(CLI::App& app) {
       "history), then picks the start within --within (and the zone, with several --zone) "
       "with the lowest mean intensity over --duration, and says what it saves against "
       "starting now. Example: joule plan --duration 4h --within 12h --zone DE");
-  AddPlanFlags(cmd, *f, /*with_series=*/true);
+  AddPlanFlags(cmd, *f, /*plan_only=*/true);
   cmd->add_flag("--json", *json, "print the plan and the forecasts as one JSON object");
   cmd->callback([f, json] {
     Plan plan = MakePlan(MakeRequest(*f, f->series));
@@ -166,7 +167,7 @@ void RegisterRunCommand(CLI::App& app) {
       "ledger. --interruptible --max-intensity G pauses the command's process group "
       "(SIGSTOP/SIGCONT) while the intensity is above G, and always lets it finish by the "
       "deadline. Example: joule run --within 12h --duration 4h --zone DE -- python train.py");
-  AddPlanFlags(cmd, f->plan, /*with_series=*/false);
+  AddPlanFlags(cmd, f->plan, /*plan_only=*/false);
   cmd->add_flag("--interruptible", f->interruptible,
                 "pause the command while the intensity is above --max-intensity");
   f->max_intensity_opt = cmd->add_option("--max-intensity", f->max_intensity,
