@@ -485,13 +485,14 @@ TEST(Measure, ProcessShareOfOneBusyCoreBesideAnotherIsAboutHalf) {
   // joule's machine figure lies within what the test saw around it.
   EXPECT_LE(j["machine_busy_cpu_s"].get<double>(), machine_busy + 0.05);
   EXPECT_NEAR(share, process_cpu / j["machine_busy_cpu_s"].get<double>(), 1e-9);
-  // Two equal busy processes get equal CPU from a fair scheduler whatever
-  // else runs, so A's part of A + B is one half.
   double pair_share = process_cpu / (process_cpu + other_cpu);
-  EXPECT_GE(pair_share, 0.4) << "A " << process_cpu << " s, B " << other_cpu << " s";
-  EXPECT_LE(pair_share, 0.6) << "A " << process_cpu << " s, B " << other_cpu << " s";
-  // When A and B were (almost) all the machine did, joule's share is that half.
+  // When A and B were (almost) all the machine did, each had a core and
+  // joule's share is one half. Beside other work (ctest runs tests in
+  // parallel, a sanitizer slows joule's start so B's window is longer) the
+  // scheduler owes A nothing in particular, so only the exact checks above hold.
   if (process_cpu + other_cpu >= 0.9 * machine_busy) {
+    EXPECT_GE(pair_share, 0.4) << "A " << process_cpu << " s, B " << other_cpu << " s";
+    EXPECT_LE(pair_share, 0.6) << "A " << process_cpu << " s, B " << other_cpu << " s";
     EXPECT_GE(share, 0.4);
     EXPECT_LE(share, 0.6);
   } else {
