@@ -4,7 +4,9 @@
 # at all when nothing is missing. Uses sudo when not run as root.
 #   scripts/setup.sh          build + unit test dependencies (what the demo needs)
 #   scripts/setup.sh --test   also Debian's chromium, the headless browser of the
-#                             browser tests (scripts/test.sh asks for it)
+#                             browser tests, and PyTorch, NumPy and ONNX for Python,
+#                             which the Python package's and the ONNX tests use
+#                             (scripts/test.sh asks for it)
 #   scripts/setup.sh --bench  also PyTorch 1.13 (python3-torch), the bench peer
 #   scripts/setup.sh --ci     also what CI alone needs: clang's libFuzzer and LLVM's
 #                             OpenMP (the fuzz smoke) and debootstrap (the bare-root check)
@@ -16,14 +18,14 @@ set -euo pipefail
 packages=(build-essential cmake ninja-build pkg-config git
           libdnnl-dev ocl-icd-opencl-dev zlib1g-dev libsqlite3-dev nlohmann-json3-dev libcli11-dev
           libtomlplusplus-dev libcpp-httplib-dev libssl-dev libgtest-dev libgmock-dev libbenchmark-dev
-          clang-format python3)
+          clang-format python3 libonnx-dev libprotobuf-dev protobuf-compiler)
 if [[ "${1:-}" == "--bench" ]]; then
   # OpenBLAS: without it Debian's torch runs on the reference BLAS, a peer too weak to
   # be worth beating.
   packages+=(python3-torch python3-numpy libopenblas0-pthread)
 fi
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(chromium)
+  packages+=(chromium python3-torch python3-numpy libopenblas0-pthread python3-onnx)
 fi
 if [[ "${1:-}" == "--ci" ]]; then
   packages+=(clang libclang-rt-14-dev libomp-dev debootstrap)
