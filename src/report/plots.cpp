@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "joule/pareto.hpp"
 #include "joule/util.hpp"
 #include "report/document.hpp"
 #include "report/svg_chart.hpp"
@@ -95,19 +96,12 @@ std::vector<PowerCurve> PowerCurves(const RunRecord& run, const std::vector<Samp
 }
 
 std::vector<bool> ParetoFront(const std::vector<std::pair<double, double>>& points) {
-  std::vector<bool> front(points.size(), false);
-  for (std::size_t i = 0; i < points.size(); ++i) {
-    auto [e, a] = points[i];
-    if (!std::isfinite(e) || !std::isfinite(a)) continue;
-    bool dominated = false;
-    for (std::size_t j = 0; j < points.size() && !dominated; ++j) {
-      auto [ej, aj] = points[j];
-      if (j == i || !std::isfinite(ej) || !std::isfinite(aj)) continue;
-      dominated = ej <= e && aj >= a && (ej < e || aj > a);
-    }
-    front[i] = !dominated;
-  }
-  return front;
+  // Less energy and more accuracy are better: accuracy is negated, since the
+  // Pareto helpers minimise every objective.
+  std::vector<pareto::Point> minimised;
+  minimised.reserve(points.size());
+  for (const auto& [energy, accuracy] : points) minimised.push_back({energy, -accuracy});
+  return pareto::NonDominated(minimised);
 }
 
 namespace report_internal {
