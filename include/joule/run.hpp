@@ -71,6 +71,7 @@ struct JobConfig {
   EarlyStoppingOptions early_stopping;
   TargetOptions target_metric;  // (`target` above is the CSV column)
   BudgetOptions budget;
+  PredictionOptions prediction;
   AdaptiveBatchOptions adaptive_batch;
   CheckpointOptions checkpoint;
   MeteringOptions metering;
@@ -95,9 +96,10 @@ struct JobResult {
   EnergyReport energy;
   StopReason stop_reason = StopReason::kEpochLimit;
   std::string stop_message;
-  std::optional<bool> target_reached;  // set when a target was configured
-  int target_epoch = 0;                // the epoch that reached it; 0 if none
-  int best_epoch = 0;                  // early stopping: the epoch whose weights were kept
+  std::optional<CostPrediction> prediction;  // set when a prediction was asked for and made
+  std::optional<bool> target_reached;        // set when a target was configured
+  int target_epoch = 0;                      // the epoch that reached it; 0 if none
+  int best_epoch = 0;                        // early stopping: the epoch whose weights were kept
   int resumed_from_epoch = 0;
   std::vector<std::string> notes;  // one line each, for the user
 };
@@ -245,6 +247,11 @@ EpochRow EpochRowOf(const EpochStats& stats);
 
 // A training job's final metrics: loss, epochs, steps, and accuracy
 // (classification) or rmse and mae (regression).
+// A run's cost prediction beside what it spent: the prediction's fields,
+// realised_energy_j, ran_to_limit and (when it ran to its epoch limit, the
+// case the prediction is for) error_percent = 100 (predicted - realised) /
+// realised. Null when the run made no prediction.
+nlohmann::json PredictionJson(const JobResult& r);
 nlohmann::json JobMetrics(const JobResult& result);
 
 // The ledger's record of a finished training job: kind "train", `name`, the

@@ -102,8 +102,10 @@ enum class StopReason {
   kTarget,         // the monitored figure reached the target
   kBudget,         // the next step would have crossed the energy or carbon budget
   kCallback,       // another callback (user code, tests) asked to stop
+  kPredictedCost,  // the cost predicted from the first epochs exceeded a limit
 };
-// "epoch-limit", "early-stopping", "target", "budget", "callback".
+// "epoch-limit", "early-stopping", "target", "budget", "callback",
+// "predicted-cost".
 const char* StopReasonName(StopReason reason);
 
 // ---------------------------------------------------------------------------
@@ -454,6 +456,54 @@ class Budget final : public Callback {
  private:
   void Check(TrainContext& ctx);
   BudgetOptions options_;
+};
+
+// The cost of a whole run, predicted from its first epochs.
+struct CostPrediction {
+  int after_epochs = 0;  // complete epochs seen when predicting
+  int to_epoch = 0;      // the epoch the prediction runs to: the epoch limit
+  // Energy of the whole run (the epochs seen included), attributed as the
+  // run's own figures are, with an interval (see PredictCost).
+  double energy_j = 0, energy_low_j = 0, energy_high_j = 0;
+  double co2_g = 0;    // energy_j x the carbon per joule seen so far
+  double seconds = 0;  // the epochs' wall time (steps and evaluation)
+  std::string method;  // "predicted from <n> epoch(s) of <energy method>"
+};
+
+struct PredictionOptions {
+  int after_epochs = 0;                // 0: no prediction; else >= 1, below the epoch limit
+  std::optional<double> max_energy_j;  // > 0: stop when the prediction exceeds it
+  // Called once, when the prediction is made (the command line prints it).
+  // Not part of a recipe.
+  std::function<void(const CostPrediction&)> on_prediction;
+};
+
+// Predicts the run's total energy, carbon and time at the end of epoch
+// after_epochs: the total so far plus the epochs still to run at the limit
+// times the mean cost of one epoch. The first epoch also carries the run's
+// start (a first batch, primitive creation), so with two or more epochs seen
+// the mean leaves it out. Interval: the epochs left times the per-epoch
+// cost +- max(the epochs' standard deviation, 5 % of the mean): one or two
+// epochs cannot show the drift of a long run (load beside it, clocks), and
+// the 5 % floor says so. A target or early stopping may end the run sooner:
+// the prediction is then an upper bound. With max_energy_j, a prediction above
+// it stops the run at once (StopReason::kPredictedCost) before it spends the
+// rest. Throws Error naming the field for after_epochs < 1, for
+// max_energy_j <= 0 and, at OnTrainBegin, when the run is not metered or
+// after_epochs is not below the epoch limit.
+class PredictCost final : public Callback {
+ public:
+  explicit PredictCost(PredictionOptions options);
+  std::string name() const override { return "predict-cost"; }
+  void OnTrainBegin(TrainContext& ctx) override;
+  void OnEpochEnd(TrainContext& ctx, const EpochStats& stats) override;
+  void SaveState(CallbackState& out) const override;
+  void LoadState(const CallbackState& in) override;
+  const std::optional<CostPrediction>& prediction() const { return prediction_; }
+
+ private:
+  PredictionOptions options_;
+  std::optional<CostPrediction> prediction_;
 };
 
 // Learning-rate schedules. Every one sets the lr before each step as

@@ -69,8 +69,9 @@ EpochPrinter::EpochPrinter(int max_epochs, std::string label)
 EpochPrinter::EpochPrinter(int max_epochs, std::string label, bool live)
     : max_epochs_(max_epochs), label_(std::move(label)), live_(live) {}
 
-void EpochPrinter::Print(const EpochStats& s) {
-  std::string line = FormatEpochLine(s, max_epochs_, label_);
+void EpochPrinter::Print(const EpochStats& s) { Note(FormatEpochLine(s, max_epochs_, label_)); }
+
+void EpochPrinter::Note(const std::string& line) {
   // "\r\033[K" returns to the line's start and clears it, so the epoch's line
   // replaces the live one.
   std::fprintf(stderr, "%s%s\n", line_open_ ? "\r\033[K" : "", line.c_str());
@@ -143,6 +144,7 @@ nlohmann::json JobResultJson(const JobConfig& config, const JobResult& r) {
     j["target_epoch"] = r.target_epoch;
   }
   if (r.best_epoch > 0) j["best_epoch"] = r.best_epoch;
+  if (r.prediction) j["prediction"] = PredictionJson(r);
   if (r.resumed_from_epoch > 0) j["resumed_from_epoch"] = r.resumed_from_epoch;
   return j;
 }
@@ -175,6 +177,19 @@ void PrintFinal(const JobConfig& config, const JobResult& r) {
   } else if (r.stop_reason != StopReason::kEpochLimit) {
     std::printf("stopped early (%s)%s%s\n", why.c_str(), r.stop_message.empty() ? "" : ": ",
                 r.stop_message.c_str());
+  }
+  if (r.prediction) {
+    const CostPrediction& p = *r.prediction;
+    std::printf("prediction after %d epoch%s: %s (%s to %s) by epoch %d, %s", p.after_epochs,
+                p.after_epochs == 1 ? "" : "s", FormatJoules(p.energy_j).c_str(),
+                FormatJoules(p.energy_low_j).c_str(), FormatJoules(p.energy_high_j).c_str(),
+                p.to_epoch, p.method.c_str());
+    if (r.stop_reason == StopReason::kEpochLimit && r.energy.energy_j > 0) {
+      std::printf("; realised %s (%+.1f%%)\n", FormatJoules(r.energy.energy_j).c_str(),
+                  100.0 * (p.energy_j - r.energy.energy_j) / r.energy.energy_j);
+    } else {
+      std::printf("; the run stopped before epoch %d, so it is not compared\n", p.to_epoch);
+    }
   }
   for (const std::string& note : r.notes) std::printf("note: %s\n", note.c_str());
   if (!config.save_dir.empty()) std::printf("saved to %s\n", config.save_dir.c_str());

@@ -35,6 +35,8 @@ class EpochPrinter final : public Callback {
   EpochPrinter(int max_epochs, std::string label, bool live);
 
   void Print(const EpochStats& s);
+  // One line of its own on stderr (replacing a live line), e.g. a prediction.
+  void Note(const std::string& line);
 
   std::string name() const override { return "progress"; }
   void OnEpochBegin(TrainContext& ctx) override;

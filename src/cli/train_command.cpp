@@ -55,6 +55,15 @@ void RunTrain(const TrainFlags& t, const JobFlags& flags) {
     recorder.AppendEpoch(EpochRowOf(s));
   };
   config.metering.on_sample = recorder.SampleCallback();  // power over time, in the ledger
+  config.prediction.on_prediction = [&](const CostPrediction& p) {
+    char line[512];
+    std::snprintf(line, sizeof line,
+                  "predicted after epoch %d: %s (%s to %s), %sCO2eq, %.0f s by epoch %d (%s)",
+                  p.after_epochs, FormatJoules(p.energy_j).c_str(),
+                  FormatJoules(p.energy_low_j).c_str(), FormatJoules(p.energy_high_j).c_str(),
+                  FormatGrams(p.co2_g).c_str(), p.seconds, p.to_epoch, p.method.c_str());
+    printer.Note(line);
+  };
   JobResult r = RunJob(config, on_epoch, {&printer}, nullptr, /*validated=*/true);
   recorder.Finish(RunStatus::kCompleted, r.stop_message, r.energy, JobMetrics(r));
   if (t.json) {

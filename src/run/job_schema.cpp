@@ -353,6 +353,17 @@ std::vector<JobField> Build() {
       "budget.co2_g", [](C& c) -> O& { return c.budget.co2_g; }, kPositive,
       "carbon budget in grams CO2eq: stop before the step that would cross it", "--budget-g"));
 
+  s.push_back(Int<int>(
+      "prediction.after_epochs", [](C& c) -> int& { return c.prediction.after_epochs; },
+      kIntNonNegative,
+      "predict the run's total energy, carbon and time after this many epochs (0: no "
+      "prediction)",
+      "--predict-after"));
+  s.push_back(OptNum(
+      "prediction.max_energy_j", [](C& c) -> O& { return c.prediction.max_energy_j; }, kPositive,
+      "stop the run when the predicted total energy (joules) exceeds this",
+      "--max-predicted-energy"));
+
   s.push_back(Bool(
       "adaptive_batch.enabled", [](C& c) -> bool& { return c.adaptive_batch.enabled; },
       "double the batch size (and scale the lr) when the validation metric plateaus",
@@ -507,6 +518,21 @@ std::optional<ConfigProblem> CrossFieldProblem(const JobConfig& c,
   if ((c.checkpoint.every_epochs > 0 || c.checkpoint.resume) && c.checkpoint.dir.empty()) {
     return ConfigProblem{"checkpoint.dir", "''",
                          "give the directory to write checkpoints to and resume from"};
+  }
+  if (c.prediction.max_energy_j && c.prediction.after_epochs == 0) {
+    return ConfigProblem{"prediction.after_epochs", "0",
+                         "a limit on the predicted energy needs a prediction: give the epochs to "
+                         "predict after (e.g. 1)"};
+  }
+  if (c.prediction.after_epochs > 0 && c.prediction.after_epochs >= c.epochs) {
+    return ConfigProblem{"prediction.after_epochs", std::to_string(c.prediction.after_epochs),
+                         "must be below epochs (" + std::to_string(c.epochs) +
+                             "): there would be nothing left to predict"};
+  }
+  if (c.prediction.after_epochs > 0 && !c.metering.enabled) {
+    return ConfigProblem{"metering.enabled", "false",
+                         "a prediction of the energy needs the meter: enable it or remove the "
+                         "prediction"};
   }
   if ((c.budget.energy_j || c.budget.co2_g) && !c.metering.enabled) {
     return ConfigProblem{"metering.enabled", "false",

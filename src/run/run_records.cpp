@@ -46,6 +46,25 @@ EpochRow EpochRowOf(const EpochStats& s) {
   return row;
 }
 
+nlohmann::json PredictionJson(const JobResult& r) {
+  if (!r.prediction) return nullptr;
+  const CostPrediction& p = *r.prediction;
+  nlohmann::json j = {{"after_epochs", p.after_epochs},
+                      {"to_epoch", p.to_epoch},
+                      {"energy_j", p.energy_j},
+                      {"energy_low_j", p.energy_low_j},
+                      {"energy_high_j", p.energy_high_j},
+                      {"co2_g", p.co2_g},
+                      {"seconds", p.seconds},
+                      {"method", p.method},
+                      {"realised_energy_j", r.energy.energy_j},
+                      {"ran_to_limit", r.stop_reason == StopReason::kEpochLimit}};
+  if (r.stop_reason == StopReason::kEpochLimit && r.energy.energy_j > 0) {
+    j["error_percent"] = 100.0 * (p.energy_j - r.energy.energy_j) / r.energy.energy_j;
+  }
+  return j;
+}
+
 nlohmann::json JobMetrics(const JobResult& r) {
   nlohmann::json m = {{"loss", r.final_eval.loss}, {"epochs", r.epochs}, {"steps", r.steps}};
   if (r.parameters > 0) m["parameters"] = r.parameters;
@@ -57,6 +76,7 @@ nlohmann::json JobMetrics(const JobResult& r) {
     m["train_flops"] =
         3.0 * static_cast<double>(r.flops_per_inference) * static_cast<double>(r.samples_seen);
   }
+  if (r.prediction) m["prediction"] = PredictionJson(r);
   if (r.task == Task::kClassification) {
     m["accuracy"] = r.final_eval.accuracy;
   } else {

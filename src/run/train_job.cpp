@@ -12,6 +12,7 @@ struct JobCallbacks {
   std::unique_ptr<Callback> schedule;
   std::unique_ptr<HuberDeltaSchedule> huber_delta;
   std::unique_ptr<Budget> budget;
+  std::unique_ptr<PredictCost> prediction;
   std::unique_ptr<TargetStop> target;
   std::unique_ptr<EarlyStopping> early_stopping;
   std::unique_ptr<AdaptiveBatch> adaptive_batch;
@@ -19,8 +20,8 @@ struct JobCallbacks {
   std::vector<Callback*> List() const {
     std::vector<Callback*> list;
     for (Callback* c : std::initializer_list<Callback*>{
-             schedule.get(), huber_delta.get(), budget.get(), target.get(), early_stopping.get(),
-             adaptive_batch.get()}) {
+             schedule.get(), huber_delta.get(), budget.get(), prediction.get(), target.get(),
+             early_stopping.get(), adaptive_batch.get()}) {
       if (c != nullptr) list.push_back(c);
     }
     return list;
@@ -40,6 +41,9 @@ JobCallbacks MakeJobCallbacks(const JobConfig& c, AnnealedHuberLoss* annealed) {
     }
   }
   if (c.budget.energy_j || c.budget.co2_g) cb.budget = std::make_unique<Budget>(c.budget);
+  if (c.prediction.after_epochs != 0 || c.prediction.max_energy_j) {
+    cb.prediction = std::make_unique<PredictCost>(c.prediction);
+  }
   if (c.target_metric.value) cb.target = std::make_unique<TargetStop>(c.target_metric);
   if (c.early_stopping.enabled)
     cb.early_stopping = std::make_unique<EarlyStopping>(c.early_stopping);
@@ -157,6 +161,7 @@ JobResult RunJob(const JobConfig& config, const std::function<void(const EpochSt
                                                                             : result.stop_message));
     }
   }
+  if (callbacks.prediction) result.prediction = callbacks.prediction->prediction();
   if (callbacks.early_stopping) result.best_epoch = callbacks.early_stopping->best_epoch();
   bool monitors = callbacks.target || callbacks.early_stopping || callbacks.adaptive_batch ||
                   config.lr_schedule == "reduce-on-plateau";

@@ -1,6 +1,7 @@
 // The stopping and adapting callbacks: early stopping, target, budget,
 // adaptive batch size and the annealed Huber delta. (Learning-rate schedules
 // are in lr_schedules.cpp.)
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <limits>
@@ -174,6 +175,105 @@ Budget::Budget(const BudgetOptions& options) : options_(options) {
   if (options.co2_g && !(*options.co2_g > 0 && std::isfinite(*options.co2_g))) {
     throw Error("budget.co2_g = " + Num(*options.co2_g) + ": expected grams CO2eq > 0 (e.g. 1.5)");
   }
+}
+
+PredictCost::PredictCost(PredictionOptions options) : options_(std::move(options)) {
+  if (options_.after_epochs < 1) {
+    throw Error("prediction.after_epochs = " + std::to_string(options_.after_epochs) +
+                ": expected an epoch count >= 1 (e.g. 1: predict after the first epoch)");
+  }
+  if (options_.max_energy_j &&
+      !(*options_.max_energy_j > 0 && std::isfinite(*options_.max_energy_j))) {
+    throw Error("prediction.max_energy_j = " + Num(*options_.max_energy_j) +
+                ": expected joules > 0 (e.g. 5000 for 5 kJ)");
+  }
+}
+
+void PredictCost::OnTrainBegin(TrainContext& ctx) {
+  if (!ctx.metered()) {
+    throw Error(
+        "prediction: the run is not metered (metering.enabled is false); predicting its "
+        "energy needs the meter: enable it or remove the prediction");
+  }
+  if (options_.after_epochs >= ctx.epochs()) {
+    throw Error("prediction.after_epochs = " + std::to_string(options_.after_epochs) +
+                ": must be below the epoch limit (" + std::to_string(ctx.epochs()) +
+                "); there is nothing left to predict");
+  }
+}
+
+void PredictCost::OnEpochEnd(TrainContext& ctx, const EpochStats& stats) {
+  if (prediction_ || stats.epoch != options_.after_epochs) return;
+  // The complete epochs seen; the first carries the run's start, so it is
+  // left out of the mean when there are others.
+  std::vector<const EpochStats*> seen;
+  for (const EpochStats& e : ctx.history()) {
+    if (!e.partial) seen.push_back(&e);
+  }
+  if (seen.empty()) return;
+  const std::size_t from = seen.size() >= 2 ? 1 : 0;
+  double sum_j = 0, sum_s = 0, sum_sq = 0, total_s = 0;
+  const double count = static_cast<double>(seen.size() - from);
+  for (std::size_t i = 0; i < seen.size(); ++i) {
+    total_s += seen[i]->seconds;
+    if (i < from) continue;
+    sum_j += seen[i]->energy_j;
+    sum_s += seen[i]->seconds;
+    sum_sq += seen[i]->energy_j * seen[i]->energy_j;
+  }
+  const double mean_j = sum_j / count, mean_s = sum_s / count;
+  const double sd_j =
+      count >= 2 ? std::sqrt(std::max(0.0, (sum_sq - count * mean_j * mean_j) / (count - 1))) : 0.0;
+  const double spread_j = std::max(sd_j, 0.05 * mean_j);
+  const double left = ctx.epochs() - stats.epoch;
+  CostPrediction p;
+  p.after_epochs = stats.epoch;
+  p.to_epoch = ctx.epochs();
+  p.energy_j = stats.total_energy_j + left * mean_j;
+  p.energy_low_j = stats.total_energy_j + left * std::max(0.0, mean_j - spread_j);
+  p.energy_high_j = stats.total_energy_j + left * (mean_j + spread_j);
+  p.co2_g = stats.total_energy_j > 0 ? p.energy_j * stats.total_co2_g / stats.total_energy_j : 0;
+  p.seconds = total_s + left * mean_s;
+  p.method = "predicted from " + std::to_string(stats.epoch) +
+             (stats.epoch == 1 ? " epoch of " : " epochs of ") + stats.energy_method;
+  prediction_ = p;
+  if (options_.on_prediction) options_.on_prediction(p);
+  if (options_.max_energy_j && p.energy_j > *options_.max_energy_j) {
+    ctx.RequestStop(StopReason::kPredictedCost,
+                    "predicted cost: after epoch " + std::to_string(stats.epoch) + " the run is " +
+                        "predicted to use " + Num(p.energy_j) + " J by epoch " +
+                        std::to_string(p.to_epoch) + ", above the limit of " +
+                        Num(*options_.max_energy_j) + " J; stopped having used " +
+                        Num(stats.total_energy_j) + " J");
+  }
+}
+
+void PredictCost::SaveState(CallbackState& out) const {
+  if (!prediction_) return;
+  const CostPrediction& p = *prediction_;
+  out.values["prediction"] = {{"after_epochs", p.after_epochs},
+                              {"to_epoch", p.to_epoch},
+                              {"energy_j", p.energy_j},
+                              {"energy_low_j", p.energy_low_j},
+                              {"energy_high_j", p.energy_high_j},
+                              {"co2_g", p.co2_g},
+                              {"seconds", p.seconds},
+                              {"method", p.method}};
+}
+
+void PredictCost::LoadState(const CallbackState& in) {
+  if (!in.values.contains("prediction")) return;
+  const nlohmann::json& j = in.values.at("prediction");
+  CostPrediction p;
+  p.after_epochs = j.at("after_epochs").get<int>();
+  p.to_epoch = j.at("to_epoch").get<int>();
+  p.energy_j = j.at("energy_j").get<double>();
+  p.energy_low_j = j.at("energy_low_j").get<double>();
+  p.energy_high_j = j.at("energy_high_j").get<double>();
+  p.co2_g = j.at("co2_g").get<double>();
+  p.seconds = j.at("seconds").get<double>();
+  p.method = j.at("method").get<std::string>();
+  prediction_ = p;
 }
 
 void Budget::OnTrainBegin(TrainContext& ctx) {

@@ -20,6 +20,8 @@ const char* StopReasonName(StopReason reason) {
       return "budget";
     case StopReason::kCallback:
       return "callback";
+    case StopReason::kPredictedCost:
+      return "predicted-cost";
   }
   return "unknown";
 }

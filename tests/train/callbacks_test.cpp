@@ -184,6 +184,110 @@ TEST(Budget, RefusesAnUnmeteredRun) {
   EXPECT_THROW(budget.OnTrainBegin(*rig.ctx), Error);
 }
 
+// --- cost prediction -----------------------------------------------------------------
+
+// Epoch `epoch` ended having cost `joules` (and 0.1 g of CO2 per joule) in
+// `seconds`; the history and the totals advance as Fit advances them.
+EpochStats CostlyEpoch(Rig& rig, int epoch, double joules, double seconds, double& total) {
+  total += joules;
+  EpochStats s = Epoch(epoch, 0.5);
+  s.energy_j = joules;
+  s.total_energy_j = total;
+  s.total_co2_g = 0.1 * total;
+  s.seconds = seconds;
+  s.energy_method = "estimated:tdp-model";
+  rig.ctx->AppendHistory(s);
+  return s;
+}
+
+TEST(PredictCost, AfterOneEpochIsItsCostTimesTheEpochLimitWithAFivePercentInterval) {
+  Rig rig(Task::kClassification, 10);
+  rig.ctx->set_metered(true);
+  int calls = 0;
+  PredictCost predict(
+      {.after_epochs = 1, .on_prediction = [&](const CostPrediction&) { ++calls; }});
+  predict.OnTrainBegin(*rig.ctx);
+  double total = 0;
+  predict.OnEpochEnd(*rig.ctx, CostlyEpoch(rig, 1, 12.0, 2.0, total));
+  ASSERT_TRUE(predict.prediction().has_value());
+  const CostPrediction& p = *predict.prediction();
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(p.to_epoch, 10);
+  EXPECT_DOUBLE_EQ(p.energy_j, 120.0);
+  EXPECT_DOUBLE_EQ(p.energy_low_j, 12.0 + 9 * 12.0 * 0.95);
+  EXPECT_DOUBLE_EQ(p.energy_high_j, 12.0 + 9 * 12.0 * 1.05);
+  EXPECT_DOUBLE_EQ(p.co2_g, 12.0);
+  EXPECT_DOUBLE_EQ(p.seconds, 20.0);
+  EXPECT_EQ(p.method, "predicted from 1 epoch of estimated:tdp-model");
+  // Made once: later epochs do not change it.
+  predict.OnEpochEnd(*rig.ctx, CostlyEpoch(rig, 2, 50.0, 2.0, total));
+  EXPECT_DOUBLE_EQ(predict.prediction()->energy_j, 120.0);
+  EXPECT_EQ(calls, 1);
+}
+
+TEST(PredictCost, LeavesTheFirstEpochOutOfTheMeanWhenItHasOthers) {
+  Rig rig(Task::kClassification, 6);
+  rig.ctx->set_metered(true);
+  PredictCost predict({.after_epochs = 3});
+  double total = 0;
+  predict.OnEpochEnd(*rig.ctx, CostlyEpoch(rig, 1, 30.0, 1.0, total));  // start-up included
+  predict.OnEpochEnd(*rig.ctx, CostlyEpoch(rig, 2, 8.0, 1.0, total));
+  EXPECT_FALSE(predict.prediction().has_value());
+  predict.OnEpochEnd(*rig.ctx, CostlyEpoch(rig, 3, 12.0, 1.0, total));
+  ASSERT_TRUE(predict.prediction().has_value());
+  // 50 J so far, then 3 more epochs at the mean of 8 and 12: 80 J. The two
+  // epochs' standard deviation (2.83 J) is above 5 % of 10 J, so it sets the
+  // interval.
+  const CostPrediction& p = *predict.prediction();
+  EXPECT_DOUBLE_EQ(p.energy_j, 80.0);
+  EXPECT_NEAR(p.energy_high_j - p.energy_j, 3 * std::sqrt(8.0), 1e-9);
+  EXPECT_NEAR(p.energy_j - p.energy_low_j, 3 * std::sqrt(8.0), 1e-9);
+}
+
+TEST(PredictCost, StopsARunPredictedAboveItsLimitAndSaysWhy) {
+  Rig rig(Task::kClassification, 10);
+  rig.ctx->set_metered(true);
+  PredictCost predict({.after_epochs = 1, .max_energy_j = 100.0});
+  double total = 0;
+  predict.OnEpochEnd(*rig.ctx, CostlyEpoch(rig, 1, 12.0, 1.0, total));
+  EXPECT_TRUE(rig.ctx->stop_requested());
+  EXPECT_EQ(rig.ctx->stop_reason(), StopReason::kPredictedCost);
+  EXPECT_THAT(rig.ctx->stop_message(), HasSubstr("predicted to use 120 J by epoch 10"));
+  Rig under(Task::kClassification, 10);
+  under.ctx->set_metered(true);
+  PredictCost enough({.after_epochs = 1, .max_energy_j = 121.0});
+  total = 0;
+  enough.OnEpochEnd(*under.ctx, CostlyEpoch(under, 1, 12.0, 1.0, total));
+  EXPECT_FALSE(under.ctx->stop_requested());
+}
+
+TEST(PredictCost, BadOptionsAndRunsAreErrors) {
+  EXPECT_THROW(PredictCost({.after_epochs = 0}), Error);
+  EXPECT_THROW(PredictCost({.after_epochs = 1, .max_energy_j = -5.0}), Error);
+  Rig unmetered(Task::kClassification, 10);
+  PredictCost predict({.after_epochs = 1});
+  EXPECT_THROW(predict.OnTrainBegin(*unmetered.ctx), Error);
+  Rig short_run(Task::kClassification, 2);
+  short_run.ctx->set_metered(true);
+  PredictCost late({.after_epochs = 2});
+  EXPECT_THROW(late.OnTrainBegin(*short_run.ctx), Error);
+}
+
+TEST(PredictCost, KeepsItsPredictionAcrossAResume) {
+  Rig rig(Task::kClassification, 10);
+  rig.ctx->set_metered(true);
+  PredictCost predict({.after_epochs = 1});
+  double total = 0;
+  predict.OnEpochEnd(*rig.ctx, CostlyEpoch(rig, 1, 12.0, 1.0, total));
+  CallbackState state;
+  predict.SaveState(state);
+  PredictCost resumed({.after_epochs = 1});
+  resumed.LoadState(state);
+  ASSERT_TRUE(resumed.prediction().has_value());
+  EXPECT_DOUBLE_EQ(resumed.prediction()->energy_j, 120.0);
+  EXPECT_EQ(resumed.prediction()->method, predict.prediction()->method);
+}
+
 // --- learning-rate schedules -----------------------------------------------------------
 
 TEST(LrSchedule, ConstantFollowsTheLrScale) {

@@ -183,6 +183,39 @@ TEST_F(FitTest, EveryEpochCarriesItsJoulesGramsAndMethod) {
   EXPECT_EQ(r.stop_reason, StopReason::kEpochLimit);
 }
 
+// A steady run (10 J a step, 4 steps an epoch, evaluation free): the cost
+// predicted after the first epoch is the realised one, and a limit below it
+// stops the run right after that epoch.
+TEST_F(FitTest, PredictedCostAfterOneEpochIsTheRealisedOneOfASteadyRun) {
+  PreparedData data = TinyData(false);
+  Sequential model = SmallModel(1);
+  auto loss = MakeMse();
+  auto opt = MakeOptimizer({.kind = "sgd", .lr = 0.01, .momentum = 0.9});
+  AdvanceClock advance(clock_);
+  PredictCost predict({.after_epochs = 1});
+  MeteringOptions metering = FakeMetering(10);
+  FitOptions o{
+      .epochs = 5, .batch_size = 8, .callbacks = {&advance, &predict}, .metering = &metering};
+  FitResult r = Fit(model, *loss, *opt, data, o);
+  ASSERT_TRUE(predict.prediction().has_value());
+  EXPECT_EQ(r.stop_reason, StopReason::kEpochLimit);
+  EXPECT_NEAR(predict.prediction()->energy_j, r.energy.energy_j, 1e-9);
+  EXPECT_NEAR(predict.prediction()->energy_j, 200, 1e-9);
+  EXPECT_EQ(predict.prediction()->method, "predicted from 1 epoch of measured:fake");
+
+  clock_.t = 0;
+  Sequential again = SmallModel(1);
+  auto opt2 = MakeOptimizer({.kind = "sgd", .lr = 0.01, .momentum = 0.9});
+  PredictCost limited({.after_epochs = 1, .max_energy_j = 150});
+  MeteringOptions metering2 = FakeMetering(10);
+  FitOptions o2{
+      .epochs = 5, .batch_size = 8, .callbacks = {&advance, &limited}, .metering = &metering2};
+  FitResult stopped = Fit(again, *loss, *opt2, data, o2);
+  EXPECT_EQ(stopped.stop_reason, StopReason::kPredictedCost);
+  EXPECT_EQ(stopped.history.size(), 1u);
+  EXPECT_NEAR(stopped.energy.energy_j, 40, 1e-9);
+}
+
 TEST_F(FitTest, BudgetStopsAtTheStepThatWouldCrossIt) {
   struct Case {
     BudgetOptions budget;
