@@ -124,7 +124,12 @@ std::int64_t ForwardFlops(Sequential& model, const Shape& input_shape);
 // The two models of the CLI: "mlp" = 784-256-128-10 with ReLU; "cnn" =
 // conv(1->16,3x3)-BN-ReLU-maxpool-conv(16->32,3x3)-BN-ReLU-maxpool-flatten-
 // linear(1568->128)-ReLU-linear(128->10). For tables: "mlp" with the given
-// input and output widths. Throws Error for an unknown name.
+// input and output widths. Their sizes can be named (what an architecture
+// search varies): "mlp:W1,W2,..." has hidden layers of those widths (1 to 8
+// layers, each 1..65536), "cnn:C1,C2" those two channel counts. Throws
+// Error for an unknown or malformed name.
+// Throws the Error MakeModel would for a malformed name; no model is built.
+void CheckModelName(const std::string& name);
 Sequential MakeModel(const std::string& name, const Shape& input_shape, std::int64_t outputs,
                      Rng& rng);
 

@@ -193,7 +193,9 @@ std::vector<JobField> Build() {
       {"classification", "regression"}, "--task"));
   s.push_back(Str(
       "model", [](C& c) -> S& { return c.model; },
-      "mlp (784-256-128-10, ReLU) or cnn (2 conv + 2 pool + 2 linear)", {"mlp", "cnn"}, "--model"));
+      "mlp (784-256-128-10, ReLU) or cnn (2 conv + 2 pool + 2 linear); sizes can be named: "
+      "mlp:512,256 (hidden widths), cnn:8,16 (channels)",
+      {}, "--model"));
   s.push_back(Str(
       "loss", [](C& c) -> S& { return c.loss; },
       "cross-entropy (classification); mse, mae, huber, log-cosh, annealed-huber (regression)",

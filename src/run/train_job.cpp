@@ -65,6 +65,7 @@ std::optional<ConfigProblem> TrainLayerProblem(const JobConfig& c) {
   // has caught every range before, so these rarely speak.
   try {
     ParsePrecision(c.precision);
+    CheckModelName(c.model);
     MakeOptimizer(c.optimizer);
     MakeJobCallbacks(c, nullptr);
   } catch (const Error& e) {
