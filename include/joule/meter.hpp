@@ -360,6 +360,15 @@ struct MeterOptions {
   std::string proc_root = "/proc";
   std::optional<CarbonModel> carbon;  // grams per interval (series-aware); none: grams stay 0
   const Clock* clock = nullptr;       // null: Clock::System(); must outlive the Meter
+  // A task boundary (BeginTask, EndTask) less than this many seconds after
+  // the last sample takes no sample of its own: its totals are the last
+  // sample's plus the last interval's power (and grams per second) times the
+  // time since. A sample reads several /proc files (about 100 us here), which
+  // made a task pair cost over 200 us; marking every training step as a task
+  // needs a few microseconds. Within this gap a task's figures are the rate
+  // of the interval around it, which is all a sensor read that soon could
+  // tell anyway. 0: every boundary samples.
+  double task_sample_gap_s = 0.01;
 };
 
 // One channel's totals since Start.
@@ -447,8 +456,10 @@ class Meter {
   // The totals as of the last sample, without sampling (cheap; for exporters).
   MeterReading Last() const;
 
-  // Named spans of the run (one per epoch, ...): Begin samples and remembers
-  // the totals; End samples and returns the difference. Tasks may overlap.
+  // Named spans of the run (one per epoch, ...): Begin samples (or, within
+  // MeterOptions::task_sample_gap_s of the last sample, extrapolates it) and
+  // remembers the totals; End does the same and returns the difference.
+  // Tasks may overlap.
   // Throw joule::Error when not running, when Begin names an open task or End
   // one that is not open.
   void BeginTask(const std::string& name);
@@ -469,6 +480,7 @@ class Meter {
  private:
   struct State;
   void SampleLocked();
+  MeterReading TaskBoundaryLocked();  // the totals now, for a task's begin or end
   std::unique_ptr<State> state_;
   mutable std::mutex mutex_;
 };

@@ -122,6 +122,7 @@ struct Meter::State {
   double page_bytes = 4096;
   double last_rss_share = 0;  // the tree's resident share at the last sample
   double last_ram_share = 1;  // the RAM share applied over the last interval
+  double last_g_per_s = 0;    // operational grams per second over the last interval
 
   MeterReading reading;
   double start_mono = 0, last_mono = 0, last_unix = 0;
@@ -338,8 +339,10 @@ void Meter::SampleLocked() {
   r.cpu_share = s.tree ? ShareOf(r.process_cpu_s, r.machine_busy_cpu_s) : 1.0;
   r.machine_load = ShareOf(r.machine_busy_cpu_s, r.machine_cpu_s);
   if (s.options.carbon) {
-    r.operational_g += s.options.carbon->OperationalGrams(interval_j, s.last_unix, now_unix);
+    double grams = s.options.carbon->OperationalGrams(interval_j, s.last_unix, now_unix);
+    r.operational_g += grams;
     r.embodied_g = s.options.carbon->EmbodiedGrams(r.duration_s);
+    s.last_g_per_s = dt > 0 ? grams / dt : 0;
   }
   s.last_mono = now;
   s.last_unix = now_unix;
@@ -392,6 +395,34 @@ MeterReading Meter::Last() const {
   return state_->reading;
 }
 
+MeterReading Meter::TaskBoundaryLocked() {
+  State& s = *state_;
+  double gap = s.clock->MonotonicSeconds() - s.last_mono;
+  // Before the first sample there is no power to extrapolate with.
+  if (s.reading.samples == 0 || !(gap >= 0 && gap < s.options.task_sample_gap_s)) {
+    SampleLocked();
+    return s.reading;
+  }
+  MeterReading r = s.reading;
+  if (gap == 0) return r;
+  r.energy_j = 0;
+  r.machine_energy_j = 0;
+  for (ChannelEnergy& e : r.channels) {
+    e.machine_j += e.last_power_w * gap;
+    e.energy_j += e.last_charged_w * gap;
+    if (!e.counted) continue;
+    r.energy_j += e.energy_j;
+    r.machine_energy_j += e.machine_j;
+  }
+  r.duration_s += gap;
+  r.end_unix_s += gap;
+  if (s.options.carbon) {
+    r.operational_g += s.last_g_per_s * gap;
+    r.embodied_g = s.options.carbon->EmbodiedGrams(r.duration_s);
+  }
+  return r;
+}
+
 void Meter::BeginTask(const std::string& name) {
   std::lock_guard<std::mutex> lock(mutex_);
   State& s = *state_;
@@ -399,8 +430,7 @@ void Meter::BeginTask(const std::string& name) {
   if (s.open_tasks.count(name) != 0) {
     throw Error("BeginTask('" + name + "'): a task of that name is already open; end it first");
   }
-  SampleLocked();
-  s.open_tasks.emplace(name, s.reading);
+  s.open_tasks.emplace(name, TaskBoundaryLocked());
 }
 
 TaskEnergy Meter::EndTask(const std::string& name) {
@@ -411,8 +441,7 @@ TaskEnergy Meter::EndTask(const std::string& name) {
   if (it == s.open_tasks.end()) {
     throw Error("EndTask('" + name + "'): no open task of that name (BeginTask first)");
   }
-  SampleLocked();
-  TaskEnergy task{name, ReadingDifference(s.reading, it->second)};
+  TaskEnergy task{name, ReadingDifference(TaskBoundaryLocked(), it->second)};
   s.open_tasks.erase(it);
   s.done_tasks.push_back(task);
   return task;
