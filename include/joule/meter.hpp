@@ -362,12 +362,14 @@ struct MeterOptions {
   const Clock* clock = nullptr;       // null: Clock::System(); must outlive the Meter
   // A task boundary (BeginTask, EndTask) less than this many seconds after
   // the last sample takes no sample of its own: its totals are the last
-  // sample's plus the last interval's power (and grams per second) times the
-  // time since. A sample reads several /proc files (about 100 us here), which
+  // sample's plus a power (and grams per second) times the time since, the
+  // power being the last interval's when that interval is at least this
+  // long, else the mean since start once the run is (before that, boundaries
+  // sample). A sample reads several /proc files (about 100 us here), which
   // made a task pair cost over 200 us; marking every training step as a task
-  // needs a few microseconds. Within this gap a task's figures are the rate
-  // of the interval around it, which is all a sensor read that soon could
-  // tell anyway. 0: every boundary samples.
+  // needs a few microseconds. Within the gap a task's figures follow the
+  // rate around it, which is all a sensor read that soon could tell anyway.
+  // 0: every boundary samples.
   double task_sample_gap_s = 0.01;
 };
 

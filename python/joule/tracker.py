@@ -294,6 +294,8 @@ class Tracker:
         if not isinstance(name, str):
             raise JouleError("start_task: task name: expected a string, got %s" % type(name).__name__)
         raw = name.encode("utf-8")
+        if b"\0" in raw:  # C would see only the part before it
+            raise JouleError("start_task: task name must not contain a NUL character")
         if self._lib.joule_task_begin(self._meter, raw) != 0:
             raise JouleError(_lib.last_error())
         self._open[name] = raw

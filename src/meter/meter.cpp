@@ -397,19 +397,25 @@ MeterReading Meter::Last() const {
 
 MeterReading Meter::TaskBoundaryLocked() {
   State& s = *state_;
+  const double min_gap = s.options.task_sample_gap_s;
   double gap = s.clock->MonotonicSeconds() - s.last_mono;
-  // Before the first sample there is no power to extrapolate with.
-  if (s.reading.samples == 0 || !(gap >= 0 && gap < s.options.task_sample_gap_s)) {
+  // The power to extrapolate with: the last interval's when it is long
+  // enough to be a rate (not a sample a moment after another), else the mean
+  // since start once that spans the gap; before either exists, sample.
+  bool last_is_rate = s.reading.last_interval_s >= min_gap;
+  bool mean_is_rate = s.reading.duration_s >= min_gap;
+  if (s.reading.samples == 0 || !(gap >= 0 && gap < min_gap) || !(last_is_rate || mean_is_rate)) {
     SampleLocked();
     return s.reading;
   }
   MeterReading r = s.reading;
   if (gap == 0) return r;
+  const double duration = s.reading.duration_s;
   r.energy_j = 0;
   r.machine_energy_j = 0;
   for (ChannelEnergy& e : r.channels) {
-    e.machine_j += e.last_power_w * gap;
-    e.energy_j += e.last_charged_w * gap;
+    e.machine_j += (last_is_rate ? e.last_power_w : e.machine_j / duration) * gap;
+    e.energy_j += (last_is_rate ? e.last_charged_w : e.energy_j / duration) * gap;
     if (!e.counted) continue;
     r.energy_j += e.energy_j;
     r.machine_energy_j += e.machine_j;
@@ -417,7 +423,7 @@ MeterReading Meter::TaskBoundaryLocked() {
   r.duration_s += gap;
   r.end_unix_s += gap;
   if (s.options.carbon) {
-    r.operational_g += s.last_g_per_s * gap;
+    r.operational_g += (last_is_rate ? s.last_g_per_s : s.reading.operational_g / duration) * gap;
     r.embodied_g = s.options.carbon->EmbodiedGrams(r.duration_s);
   }
   return r;
