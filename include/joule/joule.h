@@ -77,7 +77,10 @@ int joule_meter_start(joule_meter* meter);
 int joule_meter_read(joule_meter* meter, joule_reading* out);
 
 /* Begins a named task (e.g. "epoch-3"); tasks may overlap; names must be
- * unique among open tasks. */
+ * unique among open tasks. A begin or end less than 10 ms after the meter's
+ * last sample reuses that sample's energy (the time is exact) instead of
+ * sampling, so tasks are cheap; a task shorter than that between two samples
+ * shows 0 J (meter.hpp, MeterOptions::task_sample_gap_s). */
 int joule_task_begin(joule_meter* meter, const char* name);
 
 /* Ends the named task and fills `out` (may be NULL) with its totals. */

@@ -361,15 +361,15 @@ struct MeterOptions {
   std::optional<CarbonModel> carbon;  // grams per interval (series-aware); none: grams stay 0
   const Clock* clock = nullptr;       // null: Clock::System(); must outlive the Meter
   // A task boundary (BeginTask, EndTask) less than this many seconds after
-  // the last sample takes no sample of its own: its totals are the last
-  // sample's plus a power (and grams per second) times the time since, the
-  // power being the last interval's when that interval is at least this
-  // long, else the mean since start once the run is (before that, boundaries
-  // sample). A sample reads several /proc files (about 100 us here), which
-  // made a task pair cost over 200 us; marking every training step as a task
-  // needs a few microseconds. Within the gap a task's figures follow the
-  // rate around it, which is all a sensor read that soon could tell anyway.
-  // 0: every boundary samples.
+  // the last sample takes no sample of its own: its energy and grams are the
+  // last sample's (its time is exact). A sample reads several /proc files,
+  // 30-40 us on a KVM guest where each system call costs several us, which
+  // made a task pair cost about 100 us from Python; marking steps as tasks
+  // needs a few. The price: below this gap a single task's energy is not
+  // resolved (a task between two samples shows 0 J, the one a sample falls
+  // in carries that interval), but every joule is counted once, so tasks
+  // never exceed the run and a run of short tasks adds up right. 0: every
+  // boundary samples.
   double task_sample_gap_s = 0.01;
 };
 
@@ -459,7 +459,7 @@ class Meter {
   MeterReading Last() const;
 
   // Named spans of the run (one per epoch, ...): Begin samples (or, within
-  // MeterOptions::task_sample_gap_s of the last sample, extrapolates it) and
+  // MeterOptions::task_sample_gap_s of the last sample, reuses it) and
   // remembers the totals; End does the same and returns the difference.
   // Tasks may overlap.
   // Throw joule::Error when not running, when Begin names an open task or End

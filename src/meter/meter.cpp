@@ -122,7 +122,6 @@ struct Meter::State {
   double page_bytes = 4096;
   double last_rss_share = 0;  // the tree's resident share at the last sample
   double last_ram_share = 1;  // the RAM share applied over the last interval
-  double last_g_per_s = 0;    // operational grams per second over the last interval
 
   MeterReading reading;
   double start_mono = 0, last_mono = 0, last_unix = 0;
@@ -339,10 +338,8 @@ void Meter::SampleLocked() {
   r.cpu_share = s.tree ? ShareOf(r.process_cpu_s, r.machine_busy_cpu_s) : 1.0;
   r.machine_load = ShareOf(r.machine_busy_cpu_s, r.machine_cpu_s);
   if (s.options.carbon) {
-    double grams = s.options.carbon->OperationalGrams(interval_j, s.last_unix, now_unix);
-    r.operational_g += grams;
+    r.operational_g += s.options.carbon->OperationalGrams(interval_j, s.last_unix, now_unix);
     r.embodied_g = s.options.carbon->EmbodiedGrams(r.duration_s);
-    s.last_g_per_s = dt > 0 ? grams / dt : 0;
   }
   s.last_mono = now;
   s.last_unix = now_unix;
@@ -397,35 +394,18 @@ MeterReading Meter::Last() const {
 
 MeterReading Meter::TaskBoundaryLocked() {
   State& s = *state_;
-  const double min_gap = s.options.task_sample_gap_s;
   double gap = s.clock->MonotonicSeconds() - s.last_mono;
-  // The power to extrapolate with: the last interval's when it is long
-  // enough to be a rate (not a sample a moment after another), else the mean
-  // since start once that spans the gap; before either exists, sample.
-  bool last_is_rate = s.reading.last_interval_s >= min_gap;
-  bool mean_is_rate = s.reading.duration_s >= min_gap;
-  if (s.reading.samples == 0 || !(gap >= 0 && gap < min_gap) || !(last_is_rate || mean_is_rate)) {
+  if (s.reading.samples == 0 || !(gap >= 0 && gap < s.options.task_sample_gap_s)) {
     SampleLocked();
     return s.reading;
   }
+  // Held at the last sample: every joule and gram of a task is one the
+  // meter's samples counted, so no task can exceed the run or its neighbours
+  // (an extrapolated boundary could, when the power changed after it). Only
+  // the clock moves on, so durations stay exact.
   MeterReading r = s.reading;
-  if (gap == 0) return r;
-  const double duration = s.reading.duration_s;
-  r.energy_j = 0;
-  r.machine_energy_j = 0;
-  for (ChannelEnergy& e : r.channels) {
-    e.machine_j += (last_is_rate ? e.last_power_w : e.machine_j / duration) * gap;
-    e.energy_j += (last_is_rate ? e.last_charged_w : e.energy_j / duration) * gap;
-    if (!e.counted) continue;
-    r.energy_j += e.energy_j;
-    r.machine_energy_j += e.machine_j;
-  }
   r.duration_s += gap;
   r.end_unix_s += gap;
-  if (s.options.carbon) {
-    r.operational_g += (last_is_rate ? s.last_g_per_s : s.reading.operational_g / duration) * gap;
-    r.embodied_g = s.options.carbon->EmbodiedGrams(r.duration_s);
-  }
   return r;
 }
 

@@ -14,23 +14,25 @@ except ImportError:  # Debian's python3-torch; a Python without it fails here
     torch = None
 
 
+# Big enough that an epoch spans more than the meter's 10 ms task resolution
+# (tens of ms here), small enough for a unit test.
 def make_problem():
     torch.manual_seed(0)
-    model = nn.Sequential(nn.Linear(8, 32), nn.ReLU(), nn.Linear(32, 1))
-    x = torch.randn(512, 8)
+    model = nn.Sequential(nn.Linear(32, 128), nn.ReLU(), nn.Linear(128, 1))
+    x = torch.randn(4096, 32)
     y = x.sum(dim=1, keepdim=True)
     return model, x, y, torch.optim.SGD(model.parameters(), lr=0.02)
 
 
 def train_epoch(model, x, y, optimizer):
     total = 0.0
-    for i in range(0, len(x), 32):
+    for i in range(0, len(x), 64):
         optimizer.zero_grad()
-        loss = nn.functional.mse_loss(model(x[i : i + 32]), y[i : i + 32])
+        loss = nn.functional.mse_loss(model(x[i : i + 64]), y[i : i + 64])
         loss.backward()
         optimizer.step()
         total += float(loss)
-    return total / (len(x) // 32)
+    return total / (len(x) // 64)
 
 
 @unittest.skipIf(torch is None, "needs PyTorch (Debian: python3-torch, with /usr/bin/python3)")
@@ -61,6 +63,7 @@ class TorchTraining(util.ScratchDirTest):
             self.assertEqual(stored["energy"]["estimated"], seen.estimated)
             self.assertAlmostEqual(stored["energy"]["energy_j"], seen.energy_j, delta=1e-9 + 1e-9 * seen.energy_j)
             self.assertGreater(stored["energy"]["duration_s"], 0)
+            self.assertGreater(stored["energy"]["samples"], 0)  # sampled at both ends
         self.assertLessEqual(sum(t["energy"]["energy_j"] for t in tasks), run["energy"]["energy_j"] * (1 + 1e-9))
         print("run %s: %s" % (tracker.run_id, report))
         for t in report.tasks:
@@ -73,7 +76,7 @@ class TorchTraining(util.ScratchDirTest):
         lines = []
         with TrainingTracker("helper", log_fn=lines.append, interval=0.05) as tt:
             for epoch in tt.epochs(2):
-                batches = [(x[i : i + 32], y[i : i + 32]) for i in range(0, len(x), 32)]
+                batches = [(x[i : i + 64], y[i : i + 64]) for i in range(0, len(x), 64)]
                 for xb, yb in tt.steps(batches):
                     optimizer.zero_grad()
                     loss = nn.functional.mse_loss(model(xb), yb)
@@ -83,11 +86,11 @@ class TorchTraining(util.ScratchDirTest):
         self.assertEqual(len(lines), 2)
         self.assertTrue(lines[0].startswith("epoch 1: "), lines[0])
         self.assertIn(tt.logs[0]["method"], lines[0])
-        self.assertEqual([e["steps"] for e in tt.logs], [16, 16])
+        self.assertEqual([e["steps"] for e in tt.logs], [64, 64])
         run = util.run_json(tt.tracker.run_id)
         self.assertEqual(run["kind"], "python.train")
         self.assertEqual([e["epoch"] for e in run["epochs"]], [1, 2])
-        self.assertEqual(run["epochs"][1]["metrics"]["steps"], 16)
+        self.assertEqual(run["epochs"][1]["metrics"]["steps"], 64)
         self.assertAlmostEqual(run["epochs"][0]["energy_j"], tt.logs[0]["energy_j"], delta=1e-9)
         self.assertEqual([t["name"] for t in run["metrics"]["tasks"]], ["epoch-1", "epoch-2"])
 
