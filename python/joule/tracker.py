@@ -62,6 +62,18 @@ class EnergyReport:
                     seen.append(part)
         return "+".join(seen)
 
+    @property
+    def cpu_kwh(self):
+        return self.cpu_j / 3.6e6
+
+    @property
+    def gpu_kwh(self):
+        return self.gpu_j / 3.6e6
+
+    @property
+    def ram_kwh(self):
+        return self.ram_j / 3.6e6
+
     def kwh(self, component):
         """kWh of one component: "cpu", "gpu", "ram" or "system"."""
         if component not in _COMPONENTS:
@@ -75,6 +87,7 @@ class EnergyReport:
             "duration_s": self.duration_s,
             "energy_j": self.energy_j,
             "energy_kwh": self.energy_kwh,
+            "kwh": {c: self.kwh(c) for c in _COMPONENTS},
             "cpu_j": self.cpu_j,
             "gpu_j": self.gpu_j,
             "ram_j": self.ram_j,

@@ -35,6 +35,7 @@ class TrackerTest(util.ScratchDirTest):
         self.assertTrue(util.is_method_label(report.method), report.method)
         self.assertEqual(report.estimated, not report.method.startswith("measured:") or "estimated" in report.method)
         self.assertAlmostEqual(report.energy_kwh, report.energy_j / 3.6e6)
+        self.assertAlmostEqual(report.cpu_kwh + report.ram_kwh + report.gpu_kwh + report.kwh("system"), report.energy_kwh)
         self.assertEqual(set(report.as_dict()["methods"]), set(report.methods))
         # The default ledger is $JOULE_HOME/ledger.db, as for the joule command.
         self.assertTrue(os.path.exists(os.path.join(os.environ["JOULE_HOME"], "ledger.db")))
