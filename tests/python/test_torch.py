@@ -2,6 +2,8 @@
 joule.Tracker with a task per epoch is in the ledger with both tasks, its
 energy labelled; and the joule.torch helper records epoch rows."""
 
+import os
+import subprocess
 import unittest
 
 import joule_test_util as util
@@ -65,6 +67,17 @@ class TorchTraining(util.ScratchDirTest):
             self.assertGreater(stored["energy"]["duration_s"], 0)
             self.assertGreater(stored["energy"]["samples"], 0)  # sampled at both ends
         self.assertLessEqual(sum(t["energy"]["energy_j"] for t in tasks), run["energy"]["energy_j"] * (1 + 1e-9))
+        binary = os.environ.get("JOULE_BINARY")
+        if binary and os.path.exists(binary):  # the command's own view lists the tasks
+            text = subprocess.run(
+                [binary, "runs", "show", "--ledger", util.ledger_path(), tracker.run_id],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
+            self.assertIn("tasks, in the order they ended:", text)
+            self.assertRegex(text, r"epoch-2 +[0-9.]+ s +\S+ J .*" + run["energy"]["method"])
+            print(text)
         print("run %s: %s" % (tracker.run_id, report))
         for t in report.tasks:
             print("  %s" % t)
