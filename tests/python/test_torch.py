@@ -17,11 +17,11 @@ except ImportError:  # Debian's python3-torch; a Python without it fails here
 
 
 # Big enough that an epoch spans more than the meter's 10 ms task resolution
-# (tens of ms here), small enough for a unit test.
+# (about 60 ms here), small enough for a unit test.
 def make_problem():
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(32, 128), nn.ReLU(), nn.Linear(128, 1))
-    x = torch.randn(4096, 32)
+    x = torch.randn(16384, 32)
     y = x.sum(dim=1, keepdim=True)
     return model, x, y, torch.optim.SGD(model.parameters(), lr=0.02)
 
@@ -99,11 +99,11 @@ class TorchTraining(util.ScratchDirTest):
         self.assertEqual(len(lines), 2)
         self.assertTrue(lines[0].startswith("epoch 1: "), lines[0])
         self.assertIn(tt.logs[0]["method"], lines[0])
-        self.assertEqual([e["steps"] for e in tt.logs], [64, 64])
+        self.assertEqual([e["steps"] for e in tt.logs], [256, 256])
         run = util.run_json(tt.tracker.run_id)
         self.assertEqual(run["kind"], "python.train")
         self.assertEqual([e["epoch"] for e in run["epochs"]], [1, 2])
-        self.assertEqual(run["epochs"][1]["metrics"]["steps"], 64)
+        self.assertEqual(run["epochs"][1]["metrics"]["steps"], 256)
         self.assertAlmostEqual(run["epochs"][0]["energy_j"], tt.logs[0]["energy_j"], delta=1e-9)
         self.assertEqual([t["name"] for t in run["metrics"]["tasks"]], ["epoch-1", "epoch-2"])
 
