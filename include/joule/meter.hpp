@@ -360,6 +360,17 @@ struct MeterOptions {
   std::string proc_root = "/proc";
   std::optional<CarbonModel> carbon;  // grams per interval (series-aware); none: grams stay 0
   const Clock* clock = nullptr;       // null: Clock::System(); must outlive the Meter
+  // A task boundary (BeginTask, EndTask) less than this many seconds after
+  // the last sample takes no sample of its own: its energy and grams are the
+  // last sample's (its time is exact). A sample reads several /proc files,
+  // 30-40 us on a KVM guest where each system call costs several us, which
+  // made a task pair cost about 100 us from Python; marking steps as tasks
+  // needs a few. The price: below this gap a single task's energy is not
+  // resolved (a task between two samples shows 0 J, the one a sample falls
+  // in carries that interval), but every joule is counted once, so tasks
+  // never exceed the run and a run of short tasks adds up right. 0: every
+  // boundary samples.
+  double task_sample_gap_s = 0.01;
 };
 
 // One channel's totals since Start.
@@ -447,8 +458,10 @@ class Meter {
   // The totals as of the last sample, without sampling (cheap; for exporters).
   MeterReading Last() const;
 
-  // Named spans of the run (one per epoch, ...): Begin samples and remembers
-  // the totals; End samples and returns the difference. Tasks may overlap.
+  // Named spans of the run (one per epoch, ...): Begin samples (or, within
+  // MeterOptions::task_sample_gap_s of the last sample, reuses it) and
+  // remembers the totals; End does the same and returns the difference.
+  // Tasks may overlap.
   // Throw joule::Error when not running, when Begin names an open task or End
   // one that is not open.
   void BeginTask(const std::string& name);
@@ -469,6 +482,7 @@ class Meter {
  private:
   struct State;
   void SampleLocked();
+  MeterReading TaskBoundaryLocked();  // the totals now, for a task's begin or end
   std::unique_ptr<State> state_;
   mutable std::mutex mutex_;
 };

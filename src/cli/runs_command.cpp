@@ -182,7 +182,29 @@ void Show(const RunsFlags& f) {
     std::printf("  ESTIMATES, not measurements: %s figures come from a model, not a sensor\n",
                 e.method.c_str());
   }
-  if (!run.metrics.empty()) std::printf("  metrics: %s\n", run.metrics.dump().c_str());
+  // Named tasks (a Python run's, docs/python.md) as a table of their own;
+  // a "tasks" metric of any other shape is printed with the rest.
+  nlohmann::json metrics = run.metrics;
+  std::vector<std::vector<std::string>> task_rows;
+  auto tasks = metrics.find("tasks");
+  if (tasks != metrics.end() && tasks->is_array() && !tasks->empty()) {
+    try {
+      task_rows.push_back({"  TASK", "TIME", "ENERGY", "CO2", "METHOD"});
+      for (const nlohmann::json& t : *tasks) {
+        EnergyReport te = EnergyReportFromJson(t.at("energy"));
+        task_rows.push_back({"  " + t.at("name").get<std::string>(), Fmt("%.3f s", te.duration_s),
+                             Energy(te.energy_j), Fmt("%.3g g", te.co2_g()), Method(te.method)});
+      }
+      metrics.erase(tasks);
+    } catch (const std::exception&) {
+      task_rows.clear();
+    }
+  }
+  if (!metrics.empty()) std::printf("  metrics: %s\n", metrics.dump().c_str());
+  if (!task_rows.empty()) {
+    std::printf("  tasks, in the order they ended:\n");
+    PrintTable(task_rows);
+  }
   if (!run.tags.empty()) {
     std::string tags;
     for (const std::string& t : run.tags) tags += (tags.empty() ? "" : ", ") + t;

@@ -1,8 +1,11 @@
 // The C API (include/joule/joule.h): a thin shell over joule::Meter that turns
 // every exception into a return code and a per-thread message.
+#include "joule/c_api.hpp"
+
 #include <cstring>
 #include <exception>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "joule/carbon.hpp"
@@ -12,8 +15,14 @@
 #include "meter/data_dir.hpp"
 
 struct joule_meter {
+  // Declared first so that it is freed last: a run's recorder receives the
+  // meter's final sample when the meter stops in its destructor.
+  std::shared_ptr<void> attachment;
   std::unique_ptr<joule::Meter> meter;
   std::string sources;
+  std::optional<joule::CarbonModel> carbon;
+  joule::Attribution attribution = joule::Attribution::kProcessTree;
+  double interval_s = 1;
 };
 
 namespace {
@@ -24,6 +33,9 @@ int Fail(const char* what) {
   t_last_error = what;
   return -1;
 }
+
+// A C string option: NULL and "" both mean "not given".
+std::string Text(const char* s) { return s != nullptr ? s : ""; }
 
 void CopyMethod(const std::string& method, char (&out)[32]) {
   std::strncpy(out, method.c_str(), sizeof out - 1);
@@ -48,21 +60,22 @@ void Fill(const joule::MeterReading& r, joule_reading* out) {
   CopyMethod(r.ComponentMethod(Component::kRam), out->ram_method);
 }
 
-// Runs `body`, turning any exception into -1 and the thread's message.
-template <typename Body>
-int Guard(Body body) {
-  t_last_error.clear();
-  try {
-    body();
-    return 0;
-  } catch (const std::exception& e) {
-    return Fail(e.what());
-  } catch (...) {
-    return Fail("unknown error");
-  }
-}
+using joule::capi::Guard;
 
 }  // namespace
+
+namespace joule::capi {
+
+void SetLastError(const std::string& message) { t_last_error = message; }
+
+MeterSetup SetupOf(joule_meter* handle) {
+  return {handle->meter.get(), handle->carbon ? &*handle->carbon : nullptr, handle->attribution,
+          handle->interval_s};
+}
+
+std::shared_ptr<void>& AttachmentOf(joule_meter* handle) { return handle->attachment; }
+
+}  // namespace joule::capi
 
 extern "C" {
 
@@ -75,6 +88,12 @@ void joule_options_init(joule_options* options) {
   options->pue = 1.0;
   options->cpu_tdp_w = 0;
   options->declared_power_w = 0;
+  options->ram_power_w = -1;
+  options->wue = 0;
+  options->cloud_provider = nullptr;
+  options->cloud_region = nullptr;
+  options->grid_region = nullptr;
+  options->power_model = nullptr;
 }
 
 joule_meter* joule_meter_create(const joule_options* options) {
@@ -86,6 +105,8 @@ joule_meter* joule_meter_create(const joule_options* options) {
     joule::SensorOptions sensors;
     if (o.cpu_tdp_w > 0) sensors.cpu_tdp_w = o.cpu_tdp_w;
     if (o.declared_power_w > 0) sensors.declared_power_w = o.declared_power_w;
+    if (o.ram_power_w >= 0) sensors.ram_power_w = o.ram_power_w;
+    if (!Text(o.power_model).empty()) sensors.power_model = joule::ParsePowerModel(o.power_model);
     joule::SensorSet set = joule::DiscoverSensors(sensors);
     for (const auto& source : set.sources) {
       handle->sources += std::string(source->method()) + ": " + source->detail() + "\n";
@@ -94,12 +115,19 @@ joule_meter* joule_meter_create(const joule_options* options) {
     if (o.country_iso3 != nullptr) carbon.country_iso3 = o.country_iso3;
     if (o.intensity_g_per_kwh >= 0) carbon.intensity_g_per_kwh = o.intensity_g_per_kwh;
     carbon.pue = o.pue;
+    carbon.wue = o.wue;
+    carbon.cloud_provider = Text(o.cloud_provider);
+    carbon.cloud_region = Text(o.cloud_region);
+    carbon.grid_region = Text(o.grid_region);
     joule::MeterOptions meter;
     meter.attribution =
         o.whole_machine != 0 ? joule::Attribution::kMachine : joule::Attribution::kProcessTree;
     meter.interval_s = o.interval_s;
     meter.carbon = joule::CarbonModel::Resolve(carbon, joule::meter::BundledDataDir());
+    handle->carbon = meter.carbon;
+    handle->attribution = meter.attribution;
     handle->meter = std::make_unique<joule::Meter>(std::move(set.sources), meter);
+    handle->interval_s = handle->meter->interval_s();
   });
   return rc == 0 ? handle.release() : nullptr;
 }

@@ -392,6 +392,23 @@ MeterReading Meter::Last() const {
   return state_->reading;
 }
 
+MeterReading Meter::TaskBoundaryLocked() {
+  State& s = *state_;
+  double gap = s.clock->MonotonicSeconds() - s.last_mono;
+  if (s.reading.samples == 0 || !(gap >= 0 && gap < s.options.task_sample_gap_s)) {
+    SampleLocked();
+    return s.reading;
+  }
+  // Held at the last sample: every joule and gram of a task is one the
+  // meter's samples counted, so no task can exceed the run or its neighbours
+  // (an extrapolated boundary could, when the power changed after it). Only
+  // the clock moves on, so durations stay exact.
+  MeterReading r = s.reading;
+  r.duration_s += gap;
+  r.end_unix_s += gap;
+  return r;
+}
+
 void Meter::BeginTask(const std::string& name) {
   std::lock_guard<std::mutex> lock(mutex_);
   State& s = *state_;
@@ -399,8 +416,7 @@ void Meter::BeginTask(const std::string& name) {
   if (s.open_tasks.count(name) != 0) {
     throw Error("BeginTask('" + name + "'): a task of that name is already open; end it first");
   }
-  SampleLocked();
-  s.open_tasks.emplace(name, s.reading);
+  s.open_tasks.emplace(name, TaskBoundaryLocked());
 }
 
 TaskEnergy Meter::EndTask(const std::string& name) {
@@ -411,8 +427,7 @@ TaskEnergy Meter::EndTask(const std::string& name) {
   if (it == s.open_tasks.end()) {
     throw Error("EndTask('" + name + "'): no open task of that name (BeginTask first)");
   }
-  SampleLocked();
-  TaskEnergy task{name, ReadingDifference(s.reading, it->second)};
+  TaskEnergy task{name, ReadingDifference(TaskBoundaryLocked(), it->second)};
   s.open_tasks.erase(it);
   s.done_tasks.push_back(task);
   return task;

@@ -157,6 +157,58 @@ TEST(Meter, TasksMeasureTheirOwnSpan) {
   EXPECT_DOUBLE_EQ(rig.meter->tasks()[2].reading.energy_j, 0.5);
 }
 
+// A boundary within task_sample_gap_s of the last sample reuses that sample
+// (its time moves on, its energy does not); further away, it samples; with a
+// gap of 0 every boundary samples.
+TEST(Meter, TaskBoundariesCloseToASampleReuseIt) {
+  Rig rig;
+  rig.meter->Start();
+  *rig.pkg_uj = 2000000;
+  rig.clock.t = 1;
+  rig.meter->SampleNow();
+  *rig.pkg_uj = 9000000;  // not read unless a boundary samples
+  rig.clock.t = 1.002;
+  rig.meter->BeginTask("short");
+  rig.clock.t = 1.006;
+  TaskEnergy task = rig.meter->EndTask("short");
+  EXPECT_EQ(task.reading.energy_j, 0);  // no sample inside it
+  EXPECT_NEAR(task.reading.duration_s, 0.004, 1e-12);
+  EXPECT_EQ(rig.meter->Last().samples, 1u);
+  rig.meter->BeginTask("spans-a-sample");
+  rig.clock.t = 2;  // a second later: the boundary samples
+  TaskEnergy spans = rig.meter->EndTask("spans-a-sample");
+  EXPECT_EQ(rig.meter->Last().samples, 2u);
+  EXPECT_DOUBLE_EQ(spans.reading.energy_j, 7.0);
+  EXPECT_DOUBLE_EQ(rig.meter->Last().energy_j, 9.0);
+  MeterReading total = rig.meter->Stop();
+  EXPECT_LE(task.reading.energy_j + spans.reading.energy_j, total.energy_j);
+
+  MeterOptions every;
+  every.task_sample_gap_s = 0;
+  Rig exact(every);
+  exact.meter->Start();
+  *exact.pkg_uj = 2000000;
+  exact.clock.t = 1;
+  exact.meter->SampleNow();
+  *exact.pkg_uj = 9000000;
+  exact.clock.t = 1.002;
+  exact.meter->BeginTask("short");
+  EXPECT_EQ(exact.meter->Last().samples, 2u);
+  exact.meter->Stop();
+}
+
+// Before the first sample there is nothing to reuse: the boundary samples.
+TEST(Meter, TheFirstTaskBoundarySamples) {
+  Rig rig;
+  rig.meter->Start();
+  *rig.pkg_uj = 1000;
+  rig.clock.t = 0.001;
+  rig.meter->BeginTask("first");
+  EXPECT_EQ(rig.meter->Last().samples, 1u);
+  EXPECT_DOUBLE_EQ(rig.meter->Last().energy_j, 0.001);
+  rig.meter->Stop();
+}
+
 TEST(Meter, MisuseThrows) {
   Rig rig;
   EXPECT_THROW(rig.meter->Read(), Error);
