@@ -37,8 +37,8 @@ mlp = model([
 
 cnn = model([
     helper.make_node("Conv", ["x", "cw", "cb"], ["a"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
-    helper.make_node("BatchNormalization", ["a", "g", "be", "m", "v"], ["b"]),
-    helper.make_node("Relu", ["b"], ["c"]),
+    helper.make_node("BatchNormalization", ["a", "g", "be", "m", "v"], ["bn"]),
+    helper.make_node("Relu", ["bn"], ["c"]),
     helper.make_node("MaxPool", ["c"], ["d"], kernel_shape=[2, 2], strides=[2, 2]),
     helper.make_node("AveragePool", ["d"], ["e"], kernel_shape=[1, 1]),
     helper.make_node("GlobalAveragePool", ["e"], ["h"]),
