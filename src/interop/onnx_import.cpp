@@ -270,7 +270,11 @@ class Importer {
     }
   }
 
-  void Push(PendingLayer layer) { layers_.push_back(std::move(layer)); }
+  void Push(PendingLayer layer) {
+    // `{}` in a PendingLayer initialiser makes a null config; layers want {}.
+    if (layer.config.is_null()) layer.config = nlohmann::json::object();
+    layers_.push_back(std::move(layer));
+  }
 
   static Tensor F32(const Shape& shape, std::vector<float> values) {
     return Tensor::FromVector(shape, values);
