@@ -324,8 +324,8 @@ SavedModelEval EvaluateSavedModel(const std::string& dir, const std::string& dat
 // Softmax) for the first `rows` rows (all when rows <= 0) of the data
 // LoadDataForModel prepares, run in inference mode. f32 [rows, outputs].
 // Throws Error as EvaluateSavedModel.
-Tensor SavedModelOutputs(const std::string& dir, const std::string& data,
-                         const std::string& target, std::int64_t rows);
+Tensor SavedModelOutputs(const std::string& dir, const std::string& data, const std::string& target,
+                         std::int64_t rows);
 
 // Writes an f32 tensor as a NumPy .npy file (format 1.0, '<f4', C order),
 // atomically, so numpy.load reads it as it is. Throws Error.

@@ -83,8 +83,7 @@ void RegisterImportCommand(CLI::App& app) {
 
 void RegisterExportCommand(CLI::App& app) {
   auto f = std::make_shared<ExportFlags>();
-  CLI::App* cmd =
-      app.add_subcommand("export", "Export a joule model directory as an ONNX file");
+  CLI::App* cmd = app.add_subcommand("export", "Export a joule model directory as an ONNX file");
   cmd->footer(
       "f32 models become standard opset-13 graphs (Gemm, Conv, pools, activations,\n"
       "BatchNormalization, Flatten). int8 models from 'joule compress quantize' become QDQ\n"

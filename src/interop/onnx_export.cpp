@@ -6,11 +6,11 @@
 #include <filesystem>
 #include <map>
 
+#include "interop/onnx_proto.hpp"
 #include "joule/nn_quantized.hpp"
 #include "joule/onnx.hpp"
 #include "joule/train.hpp"
 #include "joule/util.hpp"
-#include "interop/onnx_proto.hpp"
 
 namespace joule {
 namespace {
@@ -209,9 +209,8 @@ class Exporter {
       const std::string act = current_;
       const std::string w = Init("weight", T("weight"), onnx::TensorProto_DataType_INT8, {out, in});
       const std::string ws = InitF32("weight_scale", T("weight_scale"), {out});
-      const std::string wz =
-          Init("weight_zero_point", Tensor({out}, DType::kS8), onnx::TensorProto_DataType_INT8,
-               {out});
+      const std::string wz = Init("weight_zero_point", Tensor({out}, DType::kS8),
+                                  onnx::TensorProto_DataType_INT8, {out});
       auto* dq = Node("DequantizeLinear", {w, ws, wz});
       Int(dq, "axis", 0);
       auto* n = Node("Gemm", {act, current_, InitF32("bias", T("bias"), {out})});

@@ -466,8 +466,8 @@ class Importer {
                              std::to_string(shape_[0]));
     }
     if (stride < 1 || k < 1 || shape_[1] + 2 * pad < k || shape_[2] + 2 * pad < k) {
-      Unsupported(label, "kernel " + std::to_string(k) + " does not fit the input " +
-                             ShapeString(shape_));
+      Unsupported(label,
+                  "kernel " + std::to_string(k) + " does not fit the input " + ShapeString(shape_));
     }
     PendingLayer p{"Conv2d",
                    {{"in_channels", in},
@@ -679,8 +679,8 @@ class Importer {
       const std::int64_t out = p.config["out"], in = p.config["in"];
       Tensor w({out, in}, DType::kS8);
       for (std::int64_t k = 0; k < out * in; ++k) {
-        w.data<std::int8_t>()[k] = static_cast<std::int8_t>(std::clamp<std::int64_t>(
-            p.s8->q[static_cast<std::size_t>(k)], -128, 127));
+        w.data<std::int8_t>()[k] = static_cast<std::int8_t>(
+            std::clamp<std::int64_t>(p.s8->q[static_cast<std::size_t>(k)], -128, 127));
       }
       const bool u8_out = p.config["output"] == "u8";
       quant::U8Params next;
@@ -758,8 +758,7 @@ OnnxImport ImportOnnxFile(const std::string& onnx_path, const std::string& out_d
   // Build the directory beside its final place and rename it there, so that
   // a failure while writing leaves nothing at out_dir.
   const fs::path final_dir = fs::absolute(out_dir);
-  const fs::path tmp =
-      final_dir.parent_path() / (final_dir.filename().string() + ".tmp-import");
+  const fs::path tmp = final_dir.parent_path() / (final_dir.filename().string() + ".tmp-import");
   fs::remove_all(tmp, ec);
   try {
     SaveModel(imported.model, tmp.string(), ImportedMetadata(imported, onnx_path, data));

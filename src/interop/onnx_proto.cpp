@@ -141,8 +141,8 @@ std::int64_t IntAttribute(const onnx::NodeProto& node, const std::string& label,
   return a == nullptr ? fallback : a->i();
 }
 
-float FloatAttribute(const onnx::NodeProto& node, const std::string& label,
-                     const std::string& name, float fallback) {
+float FloatAttribute(const onnx::NodeProto& node, const std::string& label, const std::string& name,
+                     float fallback) {
   const auto* a = Typed(node, label, name, onnx::AttributeProto_AttributeType_FLOAT, "a float");
   return a == nullptr ? fallback : a->f();
 }

@@ -38,8 +38,8 @@ std::string NodeLabel(const onnx::NodeProto& node, int index);
 const onnx::AttributeProto* FindAttribute(const onnx::NodeProto& node, const std::string& name);
 std::int64_t IntAttribute(const onnx::NodeProto& node, const std::string& label,
                           const std::string& name, std::int64_t fallback);
-float FloatAttribute(const onnx::NodeProto& node, const std::string& label,
-                     const std::string& name, float fallback);
+float FloatAttribute(const onnx::NodeProto& node, const std::string& label, const std::string& name,
+                     float fallback);
 std::vector<std::int64_t> IntsAttribute(const onnx::NodeProto& node, const std::string& label,
                                         const std::string& name);
 std::string StringAttribute(const onnx::NodeProto& node, const std::string& label,

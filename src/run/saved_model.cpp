@@ -48,8 +48,8 @@ SavedModelEval EvaluateSavedModel(const std::string& dir, const std::string& dat
   return out;
 }
 
-Tensor SavedModelOutputs(const std::string& dir, const std::string& data,
-                         const std::string& target, std::int64_t rows) {
+Tensor SavedModelOutputs(const std::string& dir, const std::string& data, const std::string& target,
+                         std::int64_t rows) {
   nlohmann::json json;
   Sequential model = LoadModel(dir, &json);
   const ModelMetadata meta = ModelMetadata::FromJson(json);
@@ -78,8 +78,7 @@ void WriteNpy(const std::string& path, const Tensor& t) {
   std::string shape;
   for (std::int64_t d : t.shape()) shape += std::to_string(d) + ", ";
   if (t.rank() > 1) shape.resize(shape.size() - 2);  // "(3, 4)" but "(3,)"
-  std::string header =
-      "{'descr': '<f4', 'fortran_order': False, 'shape': (" + shape + "), }";
+  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + shape + "), }";
   // Magic, version 1.0, header length; the header is padded with spaces to
   // a multiple of 64 bytes (with its newline) so that the data is aligned.
   const std::size_t prefix = 10;

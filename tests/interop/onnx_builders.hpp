@@ -80,8 +80,7 @@ inline onnx::ModelProto TinyChain(std::int64_t opset = 13) {
   value->set_type(onnx::AttributeProto_AttributeType_TENSOR);
   *value->mutable_t() = Int64Tensor("", {-1, 4});
   AddNode(g, "reshape", "Reshape", {"x", "shape"}, {"flat"});
-  *g->add_initializer() =
-      FloatTensor("fc1.weight", {3, 4}, {1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, -1});
+  *g->add_initializer() = FloatTensor("fc1.weight", {3, 4}, {1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, -1});
   *g->add_initializer() = FloatTensor("fc1.bias", {3}, {0.5f, -10, 0});
   SetInt(AddNode(g, "fc1", "Gemm", {"flat", "fc1.weight", "fc1.bias"}, {"h"}), "transB", 1);
   AddNode(g, "relu", "Relu", {"h"}, {"r"});

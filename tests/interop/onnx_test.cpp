@@ -1,6 +1,8 @@
 // The ONNX importer and exporter: a hand-built chain imports with the right
 // numbers; each kind of malformed file ends in one Error naming the node or
 // tensor; joule models survive export -> import with the same outputs.
+#include "joule/onnx.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -8,7 +10,6 @@
 
 #include "interop/onnx_builders.hpp"
 #include "joule/nn_quantized.hpp"
-#include "joule/onnx.hpp"
 #include "joule/util.hpp"
 #include "test_scratch.hpp"
 
@@ -134,7 +135,8 @@ TEST(OnnxImport, ReshapeThatIsNotAFlattenIsRejected) {
 
 TEST(OnnxImport, MismatchedWeightsNameTheNode) {
   onnx::ModelProto m = TinyChain();
-  *m.mutable_graph()->mutable_initializer(0) = FloatTensor("fc1.weight", {3, 5}, std::vector<float>(15));
+  *m.mutable_graph()->mutable_initializer(0) =
+      FloatTensor("fc1.weight", {3, 5}, std::vector<float>(15));
   const std::string e = ImportError(Bytes(m));
   EXPECT_NE(e.find("node 'fc1' (Gemm)"), std::string::npos) << e;
 }
