@@ -131,6 +131,10 @@ class Importer {
                     " must be a fixed size between 1 and 2^24 (export with a concrete input)");
       }
       shape_.push_back(shape.dim(d).dim_value());
+      // A bound on one sample's size keeps every shape product in range.
+      if (static_cast<double>(ShapeNumel(shape_)) > static_cast<double>(1 << 30)) {
+        throw Error(what + ": one sample has more than 2^30 values");
+      }
     }
     out.input_shape = shape_;
     current_ = input->name();
@@ -355,6 +359,7 @@ class Importer {
   void Linear(const std::string& label, std::int64_t in, std::int64_t out, std::vector<float> w,
               std::vector<float> b, const std::string& weight_name, bool rows_are_out) {
     RequireRank(label, 1);
+    if (in < 1 || out < 1) Unsupported(label, "empty weights");
     if (shape_[0] != in) {
       Unsupported(label, "its weights take " + std::to_string(in) + " features but its input has " +
                              std::to_string(shape_[0]));
@@ -414,6 +419,7 @@ class Importer {
   // An Add right after MatMul, Gemm or Conv, of a constant with one value per
   // output channel, is that layer's bias; any other Add is not a chain op.
   void AddBias(const onnx::NodeProto& node, const std::string& label) {
+    if (node.input_size() != 2) throw Error(source_ + ": " + label + " needs two inputs");
     const std::string& other = IsConst(node.input(0)) ? node.input(0) : node.input(1);
     if (!bias_open_ || layers_.empty() || !IsConst(other)) {
       Unsupported(label, "Add is supported only as the bias right after MatMul, Gemm or Conv");
@@ -447,6 +453,7 @@ class Importer {
   }
 
   void Conv(const onnx::NodeProto& node, const std::string& label) {
+    if (node.input_size() < 2) throw Error(source_ + ": " + label + " needs X and W");
     RequireRank(label, 3);
     CheckAutoPad(node, label);
     if (interop::IntAttribute(node, label, "group", 1) != 1) Unsupported(label, "group != 1");
@@ -458,6 +465,7 @@ class Importer {
       Unsupported(label, "the weight must be [out, in, k, k] (square kernels)");
     }
     const std::int64_t out = w.dims[0], in = w.dims[1], k = w.dims[2];
+    if (out < 1) Unsupported(label, "empty weights");
     const std::int64_t stride =
         Uniform(label, interop::IntsAttribute(node, label, "strides"), 1, "strides");
     const std::int64_t pad = Uniform(label, interop::IntsAttribute(node, label, "pads"), 0, "pads");
