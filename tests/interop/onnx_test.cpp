@@ -231,3 +231,39 @@ TEST(OnnxExport, WrongInputShapeIsOneLine) {
 
 }  // namespace
 }  // namespace joule
+
+namespace joule {
+namespace {
+
+// A cheap stand-in for the fuzzer in the normal build: random byte edits of
+// the committed seeds must end in a model or a joule::Error, nothing else.
+TEST(OnnxImport, MutatedSeedsEndInAModelOrAnError) {
+  const std::filesystem::path seeds =
+      std::filesystem::path(JOULE_SOURCE_DATA_DIR) / ".." / "fuzz" / "corpus" / "onnx_import";
+  Rng rng(11);
+  int files = 0, errors = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(seeds)) {
+    const std::string seed = ReadFile(entry.path().string());
+    ++files;
+    EXPECT_NO_THROW(ImportOnnx(seed, entry.path().string()));
+    for (int round = 0; round < 2000; ++round) {
+      std::string bytes = seed;
+      const int edits = 1 + static_cast<int>(rng.Below(4));
+      for (int e = 0; e < edits; ++e) {
+        const std::size_t at = rng.Below(bytes.size());
+        bytes[at] = static_cast<char>(rng.Below(256));
+      }
+      if (rng.Below(8) == 0) bytes.resize(static_cast<std::size_t>(rng.Below(bytes.size())));
+      try {
+        ImportOnnx(bytes, "mutant.onnx");
+      } catch (const Error&) {
+        ++errors;
+      }
+    }
+  }
+  EXPECT_EQ(files, 3);
+  EXPECT_GT(errors, 0);
+}
+
+}  // namespace
+}  // namespace joule
