@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "joule/data.hpp"
 #include "joule/nn.hpp"
 
 namespace joule {
@@ -59,18 +60,21 @@ OnnxImport ImportOnnx(const std::string& bytes, const std::string& source);
 // What `joule import` records beside the weights: honest metadata for an
 // imported model. `data`: the dataset the user says the model takes ("mnist",
 // an IDX directory, "" unknown); the graph's input shape, opset and producer
-// go under "onnx". No normalisation is recorded: the ONNX graph does not
-// carry the one it was trained with, so inputs are fed as the dataset reader
-// gives them (MNIST: pixel / 255).
+// go under "onnx". The ONNX graph does not carry the input normalisation it
+// was trained with, so only `normalizer` is recorded: empty (none: inputs are
+// fed as the dataset reader gives them, MNIST: pixel / 255), or the mean and
+// stddev the user says the model was trained with ((x - mean) / stddev, one
+// value for every feature or one per feature). eval, bench-infer and the
+// compressors apply exactly that.
 nlohmann::json ImportedMetadata(const OnnxImport& imported, const std::string& onnx_path,
-                                const std::string& data);
+                                const std::string& data, const Normalizer& normalizer = {});
 
 // Reads `onnx_path` and writes the joule model directory `out_dir`: built in
 // a temporary directory beside it and renamed into place, so on any error
 // nothing is left at `out_dir`. out_dir must not exist or be empty. Throws
 // Error.
 OnnxImport ImportOnnxFile(const std::string& onnx_path, const std::string& out_dir,
-                          const std::string& data);
+                          const std::string& data, const Normalizer& normalizer = {});
 
 // The serialized ONNX model of `model` for inputs of one sample's shape
 // `input_shape` (the batch dimension is symbolic, "batch"). Throws Error

@@ -14,6 +14,7 @@ struct ImportFlags {
   std::string onnx;
   std::string out;
   std::string data = "mnist";
+  std::vector<float> mean, stddev;
 };
 
 struct ExportFlags {
@@ -41,7 +42,15 @@ Shape ParseShape(const std::string& text) {
 }
 
 void RunImport(const ImportFlags& f) {
-  const OnnxImport r = ImportOnnxFile(f.onnx, f.out, f.data);
+  if (f.mean.size() != f.stddev.size()) {
+    throw Error(
+        "--input-mean and --input-std need the same number of values (one for every "
+        "feature, or one per feature)");
+  }
+  for (float sd : f.stddev) {
+    if (!(sd > 0)) throw Error("--input-std values must be positive, got " + std::to_string(sd));
+  }
+  const OnnxImport r = ImportOnnxFile(f.onnx, f.out, f.data, Normalizer{f.mean, f.stddev});
   std::printf("%s -> %s: %zu layers%s, input %s per sample, opset %lld%s\n", f.onnx.c_str(),
               f.out.c_str(), r.model.size(), r.int8 ? " (int8)" : "",
               ShapeString(r.input_shape).c_str(), static_cast<long long>(r.opset),
@@ -68,8 +77,10 @@ void RegisterImportCommand(CLI::App& app) {
       "  Softmax, Dropout, Identity, Constant; and QuantizeLinear/DequantizeLinear pairs as\n"
       "  'joule export' writes them for int8 models (imported as int8 again).\n"
       "Opsets 13 to 17. Anything else stops with one line naming the node and nothing written.\n"
-      "No input normalisation is recorded: feed the model what the dataset reader gives\n"
-      "(MNIST: pixel / 255), so train the PyTorch model on that. See docs/onnx.md.\n"
+      "An ONNX graph does not carry its input normalisation: give it with --input-mean and\n"
+      "--input-std (PyTorch's Normalize((0.1307,), (0.3081,)) is --input-mean 0.1307\n"
+      "--input-std 0.3081), else inputs go in as the reader gives them (MNIST: pixel / 255).\n"
+      "eval, bench-infer and compress apply exactly that. See docs/onnx.md.\n"
       "Example: joule import mlp.onnx --out models/mlp && joule eval --model models/mlp");
   cmd->add_option("onnx", f->onnx, "the .onnx file (torch.onnx.export's output)")->required();
   cmd->add_option("--out", f->out, "model directory to create (must not exist, or be empty)")
@@ -78,6 +89,12 @@ void RegisterImportCommand(CLI::App& app) {
                   "the dataset the model takes, recorded in its metadata (mnist or an IDX "
                   "directory)")
       ->capture_default_str();
+  cmd->add_option("--input-mean", f->mean,
+                  "the mean the model's inputs were normalised with: (x - mean) / std (e.g. "
+                  "0.1307 for MNIST); default: none, inputs as the reader gives them")
+      ->delimiter(',');
+  cmd->add_option("--input-std", f->stddev, "the stddev of that normalisation (e.g. 0.3081)")
+      ->delimiter(',');
   cmd->callback([f] { RunImport(*f); });
 }
 

@@ -736,7 +736,7 @@ OnnxImport ImportOnnx(const std::string& bytes, const std::string& source) {
 }
 
 nlohmann::json ImportedMetadata(const OnnxImport& imported, const std::string& onnx_path,
-                                const std::string& data) {
+                                const std::string& data, const Normalizer& normalizer) {
   ModelMetadata meta;
   meta.data = data;
   meta.task = "classification";
@@ -745,18 +745,21 @@ nlohmann::json ImportedMetadata(const OnnxImport& imported, const std::string& o
   meta.precision = "f32";
   meta.eval_name = "test";
   if (imported.int8) meta.compression = "int8-qdq";
-  meta.extra["onnx"] = {{"source", onnx_path},
-                        {"opset", imported.opset},
-                        {"producer", imported.producer},
-                        {"input_shape", imported.input_shape},
-                        {"normalisation",
-                         "none recorded: inputs are fed as the dataset reader gives them "
-                         "(MNIST: pixel / 255)"}};
+  if (!normalizer.mean.empty()) meta.SetNormalizer(normalizer);
+  meta.extra["onnx"] = {
+      {"source", onnx_path},
+      {"opset", imported.opset},
+      {"producer", imported.producer},
+      {"input_shape", imported.input_shape},
+      {"normalisation", normalizer.mean.empty()
+                            ? "none: inputs are fed as the dataset reader gives them (MNIST: "
+                              "pixel / 255)"
+                            : "(x - feature_mean) / feature_stddev, as given to joule import"}};
   return meta.ToJson();
 }
 
 OnnxImport ImportOnnxFile(const std::string& onnx_path, const std::string& out_dir,
-                          const std::string& data) {
+                          const std::string& data, const Normalizer& normalizer) {
   namespace fs = std::filesystem;
   std::error_code ec;
   if (fs::exists(out_dir, ec) && !(fs::is_directory(out_dir, ec) && fs::is_empty(out_dir, ec))) {
@@ -769,7 +772,8 @@ OnnxImport ImportOnnxFile(const std::string& onnx_path, const std::string& out_d
   const fs::path tmp = final_dir.parent_path() / (final_dir.filename().string() + ".tmp-import");
   fs::remove_all(tmp, ec);
   try {
-    SaveModel(imported.model, tmp.string(), ImportedMetadata(imported, onnx_path, data));
+    SaveModel(imported.model, tmp.string(),
+              ImportedMetadata(imported, onnx_path, data, normalizer));
     fs::rename(tmp, final_dir);  // replaces an empty directory
   } catch (const std::exception& e) {
     fs::remove_all(tmp, ec);
