@@ -5,6 +5,7 @@
 
 #include "cli/commands.hpp"
 #include "joule/onnx.hpp"
+#include "joule/train.hpp"
 #include "joule/util.hpp"
 
 namespace joule::cli {
@@ -62,6 +63,19 @@ void RunExport(const ExportFlags& f) {
   ExportOnnxFile(f.model_dir, f.onnx, shape);
   std::printf("%s -> %s (ONNX opset %lld)\n", f.model_dir.c_str(), f.onnx.c_str(),
               static_cast<long long>(kOnnxExportOpset));
+  // The graph starts at the model's first layer; a normalisation the model
+  // was trained with stays the caller's job, so say which.
+  const ModelMetadata meta = ReadModelMetadata(f.model_dir);
+  if (!meta.feature_mean.empty()) {
+    const bool shared = meta.feature_mean.size() == 1;
+    std::printf(
+        "note: the graph takes normalised inputs, (x - mean) / stddev with %s; it does "
+        "not include that step\n",
+        shared ? ("mean " + std::to_string(meta.feature_mean[0]) + ", stddev " +
+                  std::to_string(meta.feature_stddev[0]))
+                     .c_str()
+               : "the per-feature values in the model's metadata");
+  }
 }
 
 }  // namespace
