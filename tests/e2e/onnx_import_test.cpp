@@ -74,6 +74,37 @@ TEST(OnnxImportCommand, GoodFileImportsAndExports) {
   EXPECT_NE(r.err.find("not an empty directory"), std::string::npos) << r.err;
 }
 
+TEST(OnnxImportCommand, NormalisationIsRecordedAndChecked) {
+  const std::string dir = ScratchDir("onnx_norm");
+  WriteBytes(dir + "/m.onnx", Bytes(TinyChain()));
+  CommandResult r = RunJoule("import " + dir + "/m.onnx --out " + dir + "/bad --input-std 0 " +
+                             "--input-mean 0.5");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("--input-std"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(dir + "/bad"));
+  r = RunJoule("import " + dir + "/m.onnx --out " + dir + "/ok --input-mean 0.5 --input-std 2");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string json = joule::ReadFile(dir + "/ok/model.json");
+  EXPECT_NE(json.find("\"feature_mean\""), std::string::npos) << json;
+  r = RunJoule("export " + dir + "/ok --onnx " + dir + "/ok.onnx");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("normalised inputs"), std::string::npos) << r.out;
+}
+
+TEST(OnnxExportCommand, ErrorsWriteNothing) {
+  const std::string dir = ScratchDir("onnx_export_errors");
+  CommandResult r = RunJoule("export " + dir + "/missing --onnx " + dir + "/x.onnx");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(dir + "/x.onnx"));
+  WriteBytes(dir + "/m.onnx", Bytes(TinyChain()));
+  ASSERT_EQ(RunJoule("import " + dir + "/m.onnx --out " + dir + "/model").exit_code, 0);
+  r = RunJoule("export " + dir + "/model --onnx " + dir + "/x.onnx --input-shape 3,3");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("does not fit layer"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(dir + "/x.onnx"));
+}
+
 TEST(OnnxImportCommand, HelpNamesOpsAndOpsets) {
   CommandResult r = RunJoule("import --help");
   EXPECT_EQ(r.exit_code, 0);
