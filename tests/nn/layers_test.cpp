@@ -1003,7 +1003,7 @@ TEST(SoftmaxLayerTest, RowsAreDistributionsAndGradientsMatch) {
   }
   for (int c = 0; c < 5; ++c) EXPECT_NEAR(ys.f32()[c], y.f32()[c], 1e-6);
   EXPECT_EQ(MakeLayer("Softmax", nlohmann::json::object())->type(), "Softmax");
-  ExpectGradientsMatch([] { return MakeSoftmax(); }, x, 1e-2, "Softmax", 7);
+  ExpectGradientsMatch([] { return MakeSoftmax(); }, x, 1e-3, "Softmax", 7);
 }
 
 }  // namespace
