@@ -267,3 +267,59 @@ TEST(OnnxImport, MutatedSeedsEndInAModelOrAnError) {
 
 }  // namespace
 }  // namespace joule
+
+namespace joule {
+namespace {
+
+// The chain x -> (one node) -> y with input [batch, 2, 4, 4], for ops that
+// need no weights.
+onnx::ModelProto OneNode(const std::string& op) {
+  onnx::ModelProto m = TinyChain();
+  auto* g = m.mutable_graph();
+  g->clear_node();
+  g->clear_initializer();
+  auto* dims = g->mutable_input(0)->mutable_type()->mutable_tensor_type()->mutable_shape();
+  dims->clear_dim();
+  dims->add_dim()->set_dim_param("batch");
+  for (int d : {2, 4, 4}) dims->add_dim()->set_dim_value(d);
+  AddNode(g, "the_node", op, {"x"}, {"probs"});
+  return m;
+}
+
+TEST(OnnxImport, GeluNeedsTheTanhForm) {
+  onnx::ModelProto m = OneNode("Gelu");
+  const std::string e = ImportError(Bytes(m));
+  EXPECT_NE(e.find("node 'the_node' (Gelu)"), std::string::npos) << e;
+  EXPECT_NE(e.find("tanh approximation"), std::string::npos) << e;
+  auto* a = m.mutable_graph()->mutable_node(0)->add_attribute();
+  a->set_name("approximate");
+  a->set_type(onnx::AttributeProto_AttributeType_STRING);
+  a->set_s("tanh");
+  OnnxImport r = ImportOnnx(Bytes(m), "gelu.onnx");
+  EXPECT_EQ(r.model.layer(0).type(), "GELU");
+}
+
+TEST(OnnxImport, GlobalAveragePoolIsAnAveragePerChannel) {
+  OnnxImport r = ImportOnnx(Bytes(OneNode("GlobalAveragePool")), "gap.onnx");
+  Tensor x({1, 2, 4, 4});
+  for (std::int64_t k = 0; k < 32; ++k) x.f32()[k] = static_cast<float>(k);
+  const Tensor& y = r.model.Forward(x, false);
+  ASSERT_EQ(y.shape(), (Shape{1, 2, 1, 1}));
+  EXPECT_FLOAT_EQ(y.f32()[0], 7.5f);
+  EXPECT_FLOAT_EQ(y.f32()[1], 23.5f);
+}
+
+TEST(OnnxImport, PoolAttributesJouleCannotHonourAreNamed) {
+  onnx::ModelProto m = OneNode("MaxPool");
+  auto* n = m.mutable_graph()->mutable_node(0);
+  test::SetInts(n, "kernel_shape", {2, 3});
+  EXPECT_NE(ImportError(Bytes(m)).find("kernel_shape must be the same on every axis"),
+            std::string::npos);
+  n->clear_attribute();
+  test::SetInts(n, "kernel_shape", {2, 2});
+  test::SetInt(n, "ceil_mode", 1);
+  EXPECT_NE(ImportError(Bytes(m)).find("ceil_mode=1"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace joule
