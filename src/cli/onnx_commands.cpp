@@ -67,14 +67,17 @@ void RunExport(const ExportFlags& f) {
   // was trained with stays the caller's job, so say which.
   const ModelMetadata meta = ReadModelMetadata(f.model_dir);
   if (!meta.feature_mean.empty()) {
-    const bool shared = meta.feature_mean.size() == 1;
+    // %.9g: every digit of the stored float, so the figures can be passed
+    // back to joule import (or torchvision's Normalize) exactly.
+    char figures[96] = "the per-feature values in the model's metadata";
+    if (meta.feature_mean.size() == 1) {
+      std::snprintf(figures, sizeof figures, "mean %.9g, stddev %.9g", meta.feature_mean[0],
+                    meta.feature_stddev[0]);
+    }
     std::printf(
         "note: the graph takes normalised inputs, (x - mean) / stddev with %s; it does "
         "not include that step\n",
-        shared ? ("mean " + std::to_string(meta.feature_mean[0]) + ", stddev " +
-                  std::to_string(meta.feature_stddev[0]))
-                     .c_str()
-               : "the per-feature values in the model's metadata");
+        figures);
   }
 }
 
