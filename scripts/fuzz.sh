@@ -26,11 +26,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 targets_all=(idx csv safetensors model recipe checkpoint carbon_series rapl hwmon proc prometheus
-             grid_provider)
+             grid_provider onnx_import)
 # The dictionary each target uses (fuzz/dict/<name>.dict).
 declare -A dict=([idx]=idx [csv]=csv [safetensors]=json [model]=json [recipe]=recipe
                  [checkpoint]=json [carbon_series]=carbon_series [rapl]=rapl [hwmon]=hwmon
-                 [proc]=proc [prometheus]=http [grid_provider]=grid_provider)
+                 [proc]=proc [prometheus]=http [grid_provider]=grid_provider
+                 [onnx_import]=onnx)
 
 seconds=60
 runs=""

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The tests on a fresh Debian 12 machine: install, build, run every CTest
-# label (unit, integration, e2e, browser).
+# label (unit, integration, e2e, browser, python: PyTorch -> ONNX -> joule).
 #   scripts/test.sh              Release build, all tests
 #   scripts/test.sh --sanitize   ASan+UBSan build, unit and e2e tests
 set -euo pipefail

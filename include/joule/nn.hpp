@@ -75,6 +75,8 @@ std::unique_ptr<Layer> MakeDropout(float p, std::uint64_t seed);
 std::unique_ptr<Layer> MakeBatchNorm(std::int64_t features, bool spatial, float momentum = 0.1f,
                                      float eps = 1e-5f);  // spatial: 2d over [N,C,H,W]
 std::unique_ptr<Layer> MakeFlatten();
+// Softmax over the features of [N, C] (for imported models that end in one).
+std::unique_ptr<Layer> MakeSoftmax();
 // Rebuilds a layer from type() and config(); weights are then loaded
 // separately. Throws Error for an unknown type or a bad config.
 std::unique_ptr<Layer> MakeLayer(const std::string& type, const nlohmann::json& config);

@@ -326,6 +326,18 @@ struct SavedModelEval {
 SavedModelEval EvaluateSavedModel(const std::string& dir, const std::string& data,
                                   const std::string& target);
 
+// `joule eval --outputs`: what the saved model in `dir` outputs (its last
+// layer's values, unprocessed: logits, or probabilities for a model ending in
+// Softmax) for the first `rows` rows (all when rows <= 0) of the data
+// LoadDataForModel prepares, run in inference mode. f32 [rows, outputs].
+// Throws Error as EvaluateSavedModel.
+Tensor SavedModelOutputs(const std::string& dir, const std::string& data, const std::string& target,
+                         std::int64_t rows);
+
+// Writes an f32 tensor as a NumPy .npy file (format 1.0, '<f4', C order),
+// atomically, so numpy.load reads it as it is. Throws Error.
+void WriteNpy(const std::string& path, const Tensor& t);
+
 struct SavedModelBench {
   std::string kind;            // InferenceModel::kind()
   InferenceBenchResult bench;  // size_bytes filled in

@@ -28,6 +28,8 @@ void RegisterServeCommand(CLI::App& app);  // serve_command.cpp: the dashboard
 void RegisterEstimateCommand(CLI::App& app);
 void RegisterPlanCommand(CLI::App& app);  // plan_command.cpp: plan and run
 void RegisterRunCommand(CLI::App& app);
+void RegisterImportCommand(CLI::App& app);  // onnx_commands.cpp: ONNX in
+void RegisterExportCommand(CLI::App& app);  // onnx_commands.cpp: ONNX out
 // `joule compress` and its subcommands, each in its own file
 // (compress_<name>.cpp), registered on the `compress` subcommand.
 void RegisterCompressCommand(CLI::App& app);

@@ -14,10 +14,20 @@ struct EvalFlags {
   std::string target;
   int threads = 0;
   bool json = false;
+  std::string outputs;
+  std::int64_t rows = 0;
 };
 
 void RunEval(const EvalFlags& f) {
   SetNumThreads(f.threads);
+  if (!f.outputs.empty()) {
+    const Tensor y = SavedModelOutputs(f.model_dir, f.data, f.target, f.rows);
+    WriteNpy(f.outputs, y);
+    std::printf("%s: outputs %s of %s on %s written to %s\n", f.model_dir.c_str(),
+                ShapeString(y.shape()).c_str(), f.model_dir.c_str(), f.data.c_str(),
+                f.outputs.c_str());
+    return;
+  }
   const SavedModelEval saved = EvaluateSavedModel(f.model_dir, f.data, f.target);
   const EvalResult& r = saved.eval;
   nlohmann::json j = {{"model", f.model_dir}, {"data", f.data}, {"rows", r.rows}, {"loss", r.loss}};
@@ -50,6 +60,11 @@ void RegisterEvalCommand(CLI::App& app) {
   cmd->add_option("--target", f->target, "CSV target column (default: the one trained on)");
   cmd->add_option("--threads", f->threads, "compute threads (0: all cores)");
   cmd->add_flag("--json", f->json, "print the figures as one JSON object on stdout");
+  cmd->add_option("--outputs", f->outputs,
+                  "instead of scoring: write the model's raw outputs (last layer, f32 [rows, "
+                  "outputs]) for the data's rows in order, as a NumPy .npy FILE");
+  cmd->add_option("--rows", f->rows, "with --outputs: the first N rows only (0: all)")
+      ->check(CLI::NonNegativeNumber);
   cmd->callback([f] { RunEval(*f); });
 }
 

@@ -54,6 +54,8 @@ int main(int argc, char** argv) {
   joule::cli::RegisterEstimateCommand(app);
   joule::cli::RegisterPlanCommand(app);
   joule::cli::RegisterRunCommand(app);
+  joule::cli::RegisterImportCommand(app);
+  joule::cli::RegisterExportCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

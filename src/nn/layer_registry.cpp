@@ -123,6 +123,7 @@ std::unique_ptr<Layer> MakeLayer(const std::string& type, const nlohmann::json& 
       {"BatchNorm1d", BatchNorm1dFromConfig},
       {"BatchNorm2d", BatchNorm2dFromConfig},
       {"Flatten", FlattenFromConfig},
+      {"Softmax", SoftmaxFromConfig},
       {"QuantizeInput", QuantizeInputFromConfig},
       {"QuantizedLinear", QuantizedLinearFromConfig},
       {"FakeQuantize", FakeQuantizeFromConfig},

@@ -29,6 +29,7 @@ std::unique_ptr<Layer> DropoutFromConfig(const nlohmann::json& config);
 std::unique_ptr<Layer> BatchNorm1dFromConfig(const nlohmann::json& config);
 std::unique_ptr<Layer> BatchNorm2dFromConfig(const nlohmann::json& config);
 std::unique_ptr<Layer> FlattenFromConfig(const nlohmann::json& config);
+std::unique_ptr<Layer> SoftmaxFromConfig(const nlohmann::json& config);        // src/nn/softmax.cpp
 std::unique_ptr<Layer> QuantizeInputFromConfig(const nlohmann::json& config);  // quantized_layers
 std::unique_ptr<Layer> QuantizedLinearFromConfig(const nlohmann::json& config);
 std::unique_ptr<Layer> FakeQuantizeFromConfig(const nlohmann::json& config);

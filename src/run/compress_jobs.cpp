@@ -12,6 +12,31 @@
 namespace joule {
 namespace {
 
+// The data a saved model is compressed on. A model joule trained was fitted
+// on PrepareData's normalisation, which PrepareData refits identically. A
+// model imported from ONNX (its metadata has "onnx") was trained elsewhere:
+// it gets exactly the normalisation its metadata records (none unless
+// `joule import` was given one), so that calibration and fine-tuning see the
+// inputs the model was exported for, as eval and bench-infer do.
+PreparedData PrepareDataForModel(const ModelMetadata& meta, const std::string& data,
+                                 const std::string& task, std::uint64_t seed) {
+  if (!meta.extra.contains("onnx")) return PrepareData(data, meta.target, task, seed);
+  RawData raw = LoadRawData(data, meta.target, task, seed);
+  PreparedData out;
+  out.train = std::move(raw.train);
+  out.eval = std::move(raw.eval);
+  out.eval_name = raw.eval_name;
+  out.normalizer = meta.FeatureNormalizer(out.train.features());
+  if (!out.normalizer.mean.empty()) {
+    out.normalizer.Apply(out.train);
+    out.normalizer.Apply(out.eval);
+  }
+  if (out.train.task == Task::kRegression) {
+    throw Error("an imported ONNX model is compressed as a classifier; this data is regression");
+  }
+  return out;
+}
+
 bool IsCsv(const std::string& path) {
   return path.size() > 4 && path.substr(path.size() - 4) == ".csv";
 }
@@ -71,7 +96,7 @@ PruneJobReport RunPruneJob(const PruneJob& job) {
   o.metering = &job.metering;
   // The same split and normalisation as the training run: the same data,
   // task, target and seed.
-  PreparedData data = PrepareData(job.data, meta.target, meta.task, o.seed);
+  PreparedData data = PrepareDataForModel(meta, job.data, meta.task, o.seed);
   RunRecorder recorder(job.ledger, RunHeader("compress.prune", job.out_dir,
                                              {{"model", job.model_dir},
                                               {"data", job.data},
@@ -194,7 +219,8 @@ QuantizeJobResult RunQuantizeJob(const QuantizeJob& job) {
                                               {"lr", job.lr}}));
   nlohmann::json source_json;
   Sequential f32_model = LoadModel(job.model_dir, &source_json);
-  PreparedData data = PrepareData(job.data, "", "classification", job.seed);
+  PreparedData data = PrepareDataForModel(ModelMetadata::FromJson(source_json), job.data,
+                                          "classification", job.seed);
   std::unique_ptr<Loss> ce = MakeSoftmaxCrossEntropy();
   QuantizeJobResult r;
   r.eval_name = data.eval_name;

@@ -1,6 +1,8 @@
 // A saved model put to work: its evaluation data prepared the way it was
 // trained (ModelMetadata's standardisation), evaluated (`joule eval`) or
 // benchmarked for inference (`joule bench-infer`).
+#include <algorithm>
+
 #include "joule/run.hpp"
 #include "joule/util.hpp"
 
@@ -44,6 +46,52 @@ SavedModelEval EvaluateSavedModel(const std::string& dir, const std::string& dat
   out.task = d.task;
   out.eval = Evaluate(model, *loss, d, scaler);
   return out;
+}
+
+Tensor SavedModelOutputs(const std::string& dir, const std::string& data, const std::string& target,
+                         std::int64_t rows) {
+  nlohmann::json json;
+  Sequential model = LoadModel(dir, &json);
+  const ModelMetadata meta = ModelMetadata::FromJson(json);
+  TargetScaler scaler;
+  Dataset d = LoadDataForModel(meta, data, target, &scaler);
+  const std::int64_t n = rows > 0 ? std::min(rows, d.rows()) : d.rows();
+  Tensor out;
+  constexpr std::int64_t kBatch = 1000;
+  for (std::int64_t begin = 0; begin < n; begin += kBatch) {
+    std::vector<std::int64_t> idx;
+    for (std::int64_t r = begin; r < std::min(n, begin + kBatch); ++r) idx.push_back(r);
+    const Dataset batch = Subset(d, idx);
+    const Tensor& y = model.Forward(batch.x, false);
+    if (y.dtype() != DType::kF32 || y.rank() != 2) {
+      throw Error(dir + ": the model's output is " + DTypeName(y.dtype()) + " " +
+                  ShapeString(y.shape()) + ", expected f32 [rows, outputs]");
+    }
+    if (out.empty()) out = Tensor({n, y.dim(1)});
+    std::copy(y.f32(), y.f32() + y.numel(), out.f32() + begin * y.dim(1));
+  }
+  return out;
+}
+
+void WriteNpy(const std::string& path, const Tensor& t) {
+  JOULE_ASSERT(t.dtype() == DType::kF32);
+  std::string shape;
+  for (std::int64_t d : t.shape()) shape += std::to_string(d) + ", ";
+  if (t.rank() > 1) shape.resize(shape.size() - 2);  // "(3, 4)" but "(3,)"
+  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + shape + "), }";
+  // Magic, version 1.0, header length; the header is padded with spaces to
+  // a multiple of 64 bytes (with its newline) so that the data is aligned.
+  const std::size_t prefix = 10;
+  while ((prefix + header.size() + 1) % 64 != 0) header += ' ';
+  header += '\n';
+  std::string bytes = "\x93NUMPY";
+  bytes += '\x01';
+  bytes += '\x00';
+  bytes += static_cast<char>(header.size() & 0xff);
+  bytes += static_cast<char>(header.size() >> 8);
+  bytes += header;
+  bytes.append(static_cast<const char*>(t.raw()), t.nbytes());
+  WriteFileAtomic(path, bytes);
 }
 
 SavedModelBench BenchSavedModel(const std::string& dir, const std::string& data,

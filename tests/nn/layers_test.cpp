@@ -982,3 +982,29 @@ TEST(ForwardFlops, CountsTheMultiplyAddsOfLinearAndConvLayers) {
 
 }  // namespace
 }  // namespace joule
+
+namespace joule {
+namespace {
+
+// Softmax (for imported ONNX models): rows sum to 1, it is unchanged by a
+// per-row shift, and its backward matches finite differences.
+TEST(SoftmaxLayerTest, RowsAreDistributionsAndGradientsMatch) {
+  Rng rng(41);
+  const Tensor x = RandomNormal({3, 5}, rng, 3.0f);
+  auto layer = MakeSoftmax();
+  const Tensor y = layer->Forward(x, false).Clone();
+  Tensor shifted = x.Clone();
+  for (std::int64_t k = 0; k < 5; ++k) shifted.f32()[k] += 100.0f;  // row 0 only
+  const Tensor& ys = layer->Forward(shifted, false);
+  for (int r = 0; r < 3; ++r) {
+    double sum = 0;
+    for (int c = 0; c < 5; ++c) sum += y.f32()[r * 5 + c];
+    EXPECT_NEAR(sum, 1.0, 1e-6);
+  }
+  for (int c = 0; c < 5; ++c) EXPECT_NEAR(ys.f32()[c], y.f32()[c], 1e-6);
+  EXPECT_EQ(MakeLayer("Softmax", nlohmann::json::object())->type(), "Softmax");
+  ExpectGradientsMatch([] { return MakeSoftmax(); }, x, 1e-3, "Softmax", 7);
+}
+
+}  // namespace
+}  // namespace joule
