@@ -5,7 +5,8 @@
 #   scripts/setup.sh          build + unit test dependencies (what the demo needs)
 #   scripts/setup.sh --test   also Debian's chromium, the headless browser of the
 #                             browser tests, and PyTorch, NumPy and ONNX for Python,
-#                             which the Python package's and the ONNX tests use
+#                             which the Python package's and the ONNX tests use, and
+#                             venv, pip, setuptools and wheel for its offline install test
 #                             (scripts/test.sh asks for it)
 #   scripts/setup.sh --bench  also PyTorch 1.13 (python3-torch), the bench peer
 #   scripts/setup.sh --ci     also what CI alone needs: clang's libFuzzer and LLVM's
@@ -25,7 +26,8 @@ if [[ "${1:-}" == "--bench" ]]; then
   packages+=(python3-torch python3-numpy libopenblas0-pthread)
 fi
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(chromium python3-torch python3-numpy libopenblas0-pthread python3-onnx)
+  packages+=(chromium python3-torch python3-numpy libopenblas0-pthread python3-onnx
+             python3-venv python3-pip python3-setuptools python3-wheel)
 fi
 if [[ "${1:-}" == "--ci" ]]; then
   packages+=(clang libclang-rt-14-dev libomp-dev debootstrap)
