@@ -30,6 +30,7 @@ void RegisterPlanCommand(CLI::App& app);  // plan_command.cpp: plan and run
 void RegisterRunCommand(CLI::App& app);
 void RegisterImportCommand(CLI::App& app);  // onnx_commands.cpp: ONNX in
 void RegisterExportCommand(CLI::App& app);  // onnx_commands.cpp: ONNX out
+void RegisterSearchCommand(CLI::App& app);  // search_command.cpp: the Pareto front
 // `joule compress` and its subcommands, each in its own file
 // (compress_<name>.cpp), registered on the `compress` subcommand.
 void RegisterCompressCommand(CLI::App& app);

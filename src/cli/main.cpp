@@ -56,6 +56,7 @@ int main(int argc, char** argv) {
   joule::cli::RegisterRunCommand(app);
   joule::cli::RegisterImportCommand(app);
   joule::cli::RegisterExportCommand(app);
+  joule::cli::RegisterSearchCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
