@@ -17,6 +17,12 @@
 namespace joule {
 namespace {
 
+std::string Num(double v) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.4g", v);
+  return b;
+}
+
 // Keys whose value changes the data a trial sees: with any of them in the
 // space, each trial prepares its own.
 bool SpaceTouchesData(const SearchSpace& space) {
@@ -42,8 +48,7 @@ const EpochStats* LastComplete(const std::vector<EpochStats>& history) {
 }
 
 // Stops a trial the front dominates even optimistically, judged once at the
-// end of its first epoch (where stopping saves the most), and stops the
-// search when its budget cannot pay for one epoch of the first trial.
+// end of its first epoch (where stopping saves the most).
 class FrontPruner final : public Callback {
  public:
   struct Finished {
@@ -52,13 +57,11 @@ class FrontPruner final : public Callback {
   };
 
   FrontPruner(const std::vector<Objective>& objectives, Objective quality,
-              const std::vector<Finished>& finished, bool prune, double budget_j, bool first_trial)
+              const std::vector<Finished>& finished, bool prune)
       : objectives_(objectives),
         quality_(quality),
         finished_(finished),
         prune_(prune),
-        budget_j_(budget_j),
-        first_trial_(first_trial),
         predict_({.after_epochs = 1}) {}
 
   std::string name() const override { return "search-pruner"; }
@@ -68,11 +71,6 @@ class FrontPruner final : public Callback {
   }
   void OnEpochEnd(TrainContext& ctx, const EpochStats& stats) override {
     if (stats.epoch != 1) return;
-    if (first_trial_ && budget_j_ > 0 && stats.total_energy_j > budget_j_) {
-      throw Error("--budget-j " + Num(budget_j_) + ": below one epoch of the first trial (" +
-                  Num(stats.total_energy_j) + " J, " + stats.energy_method +
-                  "); give a budget of several epochs");
-    }
     if (!prune_ || !predicting_ || finished_.empty()) return;
     predict_.OnEpochEnd(ctx, stats);
     if (!predict_.prediction()) return;
@@ -113,11 +111,6 @@ class FrontPruner final : public Callback {
   const std::string& reason() const { return reason_; }
 
  private:
-  static std::string Num(double v) {
-    char b[32];
-    std::snprintf(b, sizeof b, "%.4g", v);
-    return b;
-  }
   std::string Describe(const std::vector<double>& point) const {
     std::string s;
     for (std::size_t i = 0; i < objectives_.size(); ++i) {
@@ -132,8 +125,6 @@ class FrontPruner final : public Callback {
   Objective quality_;
   const std::vector<Finished>& finished_;
   bool prune_;
-  double budget_j_;
-  bool first_trial_;
   PredictCost predict_;
   bool predicting_ = false;
   std::string reason_;
@@ -275,7 +266,7 @@ SearchResult RunSearch(const JobConfig& base_in, const SearchSpace& space, const
       for (const auto& [k, v] : t.values) shown += (shown.empty() ? "" : ", ") + k + " = " + v;
       throw Error("trial " + std::to_string(i) + " (" + shown + "): " + problem->Message());
     }
-    FrontPruner pruner(o.objectives, quality, finished, o.prune, o.budget_j, i == 1);
+    FrontPruner pruner(o.objectives, quality, finished, o.prune);
     RunRecorder run(o.ledger, RunHeader("train", "trial " + std::to_string(i),
                                         JobConfigJson(t.config), search_run.id()));
     JobConfig metered = t.config;
@@ -288,9 +279,16 @@ SearchResult RunSearch(const JobConfig& base_in, const SearchSpace& space, const
       throw Error(std::string("--objectives: ") + ObjectiveName(quality) +
                   " does not fit this job's task");
     }
+    const EpochStats* last = LastComplete(t.result.history);
+    if (i == 1 && last == nullptr && t.result.stop_reason == StopReason::kBudget) {
+      // The budget ran out inside the first epoch of the first trial: no
+      // trial can finish, so the search is refused rather than left empty.
+      throw Error("--budget-j " + Num(o.budget_j) + ": below one epoch of the first trial (it " +
+                  "spent " + Num(t.result.energy.energy_j) + " J, " + t.result.energy.method +
+                  ", in part of its first epoch); give a budget of several epochs");
+    }
     result.energy_j += t.result.energy.energy_j;
     total = i == 1 ? t.result.energy : CombineEnergyReports(total, t.result.energy);
-    const EpochStats* last = LastComplete(t.result.history);
     if (!pruner.reason().empty()) {
       t.pruned = true;
       t.pruned_reason = pruner.reason();
