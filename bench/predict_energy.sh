@@ -17,7 +17,7 @@ export JOULE_HOME=$home
 jobs=(
   "mnist-baseline|--recipe recipes/mnist-baseline.toml"
   "mnist-green|--recipe recipes/mnist-green.toml --target-accuracy 2 --patience 1000"
-  "housing|--data data/cal-housing/cal_housing.csv --target median_house_value --task regression --epochs 30 --validation 0.2"
+  "housing|--data data/cal-housing/cal_housing.csv --target median_house_value --task regression --epochs 30 --validation 0.2 --optimizer adam --lr 0.001 --batch 128"
 )
 echo "| job | run | epochs | predicted after 1 epoch (J) | interval (J) | realised (J) | error |"
 echo "|-----|----:|-------:|----------------------------:|-------------:|-------------:|------:|"

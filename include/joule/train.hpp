@@ -476,13 +476,20 @@ struct PredictionOptions {
   // Called once, when the prediction is made (the command line prints it).
   // Not part of a recipe.
   std::function<void(const CostPrediction&)> on_prediction;
+  // Seconds on a monotonic clock; null: MonotonicSeconds. For tests.
+  std::function<double()> clock;
 };
 
 // Predicts the run's total energy, carbon and time at the end of epoch
 // after_epochs: the total so far plus the epochs still to run at the limit
-// times the mean cost of one epoch. The first epoch also carries the run's
-// start (a first batch, primitive creation), so with two or more epochs seen
-// the mean leaves it out. Interval: the epochs left times the per-epoch
+// times the cost of one epoch. The first epoch also carries the run's start
+// (setting up, the first batches' primitive creation and page faults), so
+// with two or more epochs seen the cost is the mean of the others. With one,
+// it is the first epoch's energy scaled by the time a steady epoch takes over
+// the time the first took since the run began; a steady epoch's time is twice
+// the second half of the first epoch's steps plus its evaluation (at a
+// steady power, energy follows time; the ratio is kept within [0.25, 4]).
+// Interval: the epochs left times the per-epoch
 // cost +- max(the epochs' standard deviation, 5 % of the mean): one or two
 // epochs cannot show the drift of a long run (load beside it, clocks), and
 // the 5 % floor says so. A target or early stopping may end the run sooner:
@@ -496,14 +503,18 @@ class PredictCost final : public Callback {
   explicit PredictCost(PredictionOptions options);
   std::string name() const override { return "predict-cost"; }
   void OnTrainBegin(TrainContext& ctx) override;
+  void OnStepEnd(TrainContext& ctx, const StepStats& step) override;
   void OnEpochEnd(TrainContext& ctx, const EpochStats& stats) override;
   void SaveState(CallbackState& out) const override;
   void LoadState(const CallbackState& in) override;
   const std::optional<CostPrediction>& prediction() const { return prediction_; }
 
  private:
+  double Now() const;
   PredictionOptions options_;
   std::optional<CostPrediction> prediction_;
+  // The first epoch's clock readings: run start, its middle step, its last step.
+  double start_s_ = -1, middle_s_ = -1, last_step_s_ = -1;
 };
 
 // Learning-rate schedules. Every one sets the lr before each step as

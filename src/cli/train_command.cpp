@@ -50,8 +50,12 @@ void RunTrain(const TrainFlags& t, const JobFlags& flags) {
   RunRecorder recorder(
       ResolveLedgerTarget(t.ledger),
       RunHeader("train", t.recipe.empty() ? "train" : recipe.name, JobConfigJson(config)));
+  // Printed after the epoch line it follows (the callback runs before it).
+  std::string pending_prediction;
   auto on_epoch = [&](const EpochStats& s) {
     printer.Print(s);
+    if (!pending_prediction.empty()) printer.Note(pending_prediction);
+    pending_prediction.clear();
     recorder.AppendEpoch(EpochRowOf(s));
   };
   config.metering.on_sample = recorder.SampleCallback();  // power over time, in the ledger
@@ -62,8 +66,9 @@ void RunTrain(const TrainFlags& t, const JobFlags& flags) {
                   p.after_epochs, FormatJoules(p.energy_j).c_str(),
                   FormatJoules(p.energy_low_j).c_str(), FormatJoules(p.energy_high_j).c_str(),
                   FormatGrams(p.co2_g).c_str(), p.seconds, p.to_epoch, p.method.c_str());
-    printer.Note(line);
+    pending_prediction = line;
   };
+
   JobResult r = RunJob(config, on_epoch, {&printer}, nullptr, /*validated=*/true);
   recorder.Finish(RunStatus::kCompleted, r.stop_message, r.energy, JobMetrics(r));
   if (t.json) {

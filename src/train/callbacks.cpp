@@ -189,7 +189,18 @@ PredictCost::PredictCost(PredictionOptions options) : options_(std::move(options
   }
 }
 
+double PredictCost::Now() const { return options_.clock ? options_.clock() : MonotonicSeconds(); }
+
+void PredictCost::OnStepEnd(TrainContext& ctx, const StepStats&) {
+  if (ctx.epoch() != 1 || start_s_ < 0) return;
+  const std::int64_t done = ctx.step_in_epoch(), steps = ctx.steps_in_epoch();
+  if (done == steps / 2) middle_s_ = Now();
+  if (done == steps) last_step_s_ = Now();
+}
+
 void PredictCost::OnTrainBegin(TrainContext& ctx) {
+  // A resumed run starts past its first epoch: no timing of it to take.
+  if (ctx.epoch() == 0) start_s_ = Now();
   if (!ctx.metered()) {
     throw Error(
         "prediction: the run is not metered (metering.enabled is false); predicting its "
@@ -221,7 +232,15 @@ void PredictCost::OnEpochEnd(TrainContext& ctx, const EpochStats& stats) {
     sum_s += seen[i]->seconds;
     sum_sq += seen[i]->energy_j * seen[i]->energy_j;
   }
-  const double mean_j = sum_j / count, mean_s = sum_s / count;
+  double mean_j = sum_j / count, mean_s = sum_s / count;
+  if (from == 0 && start_s_ >= 0 && middle_s_ > start_s_ && last_step_s_ > middle_s_) {
+    // One epoch seen: take its start-up out by timing (see the header).
+    const double end_s = Now();
+    const double steady_s = 2 * (last_step_s_ - middle_s_) + (end_s - last_step_s_);
+    const double ratio = std::clamp(steady_s / (end_s - start_s_), 0.25, 4.0);
+    mean_j *= ratio;
+    mean_s *= ratio;
+  }
   const double sd_j =
       count >= 2 ? std::sqrt(std::max(0.0, (sum_sq - count * mean_j * mean_j) / (count - 1))) : 0.0;
   const double spread_j = std::max(sd_j, 0.05 * mean_j);

@@ -225,6 +225,30 @@ TEST(PredictCost, AfterOneEpochIsItsCostTimesTheEpochLimitWithAFivePercentInterv
   EXPECT_EQ(calls, 1);
 }
 
+// A first epoch of 10 steps whose first half is slow (start-up): 4 s for
+// steps 1-5, 1 s for steps 6-10, 0.5 s of evaluation. A steady epoch takes
+// 2 x 1 + 0.5 = 2.5 s of the first one's 5.5 s since the run began, so
+// the 11 J of the first epoch become 5 J a steady epoch.
+TEST(PredictCost, TakesTheStartUpOutOfASingleEpochByItsTiming) {
+  Rig rig(Task::kClassification, 5);
+  rig.ctx->set_metered(true);
+  double now = 100;
+  PredictCost predict({.after_epochs = 1, .clock = [&] { return now; }});
+  predict.OnTrainBegin(*rig.ctx);
+  rig.ctx->BeginEpoch(1, 32, 10);
+  for (int step = 1; step <= 10; ++step) {
+    now += step <= 5 ? 0.8 : 0.2;
+    rig.ctx->EndStep(0, 0, 0, 0);
+    predict.OnStepEnd(*rig.ctx, StepStats{});
+  }
+  now += 0.5;
+  double total = 0;
+  predict.OnEpochEnd(*rig.ctx, CostlyEpoch(rig, 1, 11.0, 5.5, total));
+  ASSERT_TRUE(predict.prediction().has_value());
+  EXPECT_NEAR(predict.prediction()->energy_j, 11.0 + 4 * 5.0, 1e-9);
+  EXPECT_NEAR(predict.prediction()->seconds, 5.5 + 4 * 2.5, 1e-9);
+}
+
 TEST(PredictCost, LeavesTheFirstEpochOutOfTheMeanWhenItHasOthers) {
   Rig rig(Task::kClassification, 6);
   rig.ctx->set_metered(true);

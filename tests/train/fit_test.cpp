@@ -192,7 +192,8 @@ TEST_F(FitTest, PredictedCostAfterOneEpochIsTheRealisedOneOfASteadyRun) {
   auto loss = MakeMse();
   auto opt = MakeOptimizer({.kind = "sgd", .lr = 0.01, .momentum = 0.9});
   AdvanceClock advance(clock_);
-  PredictCost predict({.after_epochs = 1});
+  // The prediction times the first epoch on the meter's fake clock too.
+  PredictCost predict({.after_epochs = 1, .clock = [this] { return clock_.t; }});
   MeteringOptions metering = FakeMetering(10);
   FitOptions o{
       .epochs = 5, .batch_size = 8, .callbacks = {&advance, &predict}, .metering = &metering};
@@ -206,7 +207,8 @@ TEST_F(FitTest, PredictedCostAfterOneEpochIsTheRealisedOneOfASteadyRun) {
   clock_.t = 0;
   Sequential again = SmallModel(1);
   auto opt2 = MakeOptimizer({.kind = "sgd", .lr = 0.01, .momentum = 0.9});
-  PredictCost limited({.after_epochs = 1, .max_energy_j = 150});
+  PredictCost limited(
+      {.after_epochs = 1, .max_energy_j = 150, .clock = [this] { return clock_.t; }});
   MeteringOptions metering2 = FakeMetering(10);
   FitOptions o2{
       .epochs = 5, .batch_size = 8, .callbacks = {&advance, &limited}, .metering = &metering2};
