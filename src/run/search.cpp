@@ -62,8 +62,13 @@ class FrontPruner final : public Callback {
         quality_(quality),
         finished_(finished),
         prune_(prune),
-        predict_({.after_epochs = 1}) {}
+        predict_(FirstEpoch()) {}
 
+  static PredictionOptions FirstEpoch() {
+    PredictionOptions p;
+    p.after_epochs = 1;
+    return p;
+  }
   std::string name() const override { return "search-pruner"; }
   void OnTrainBegin(TrainContext& ctx) override {
     predicting_ = ctx.metered() && ctx.epochs() > 1;
@@ -280,12 +285,15 @@ SearchResult RunSearch(const JobConfig& base_in, const SearchSpace& space, const
                   " does not fit this job's task");
     }
     const EpochStats* last = LastComplete(t.result.history);
-    if (i == 1 && last == nullptr && t.result.stop_reason == StopReason::kBudget) {
-      // The budget ran out inside the first epoch of the first trial: no
-      // trial can finish, so the search is refused rather than left empty.
-      throw Error("--budget-j " + Num(o.budget_j) + ": below one epoch of the first trial (it " +
-                  "spent " + Num(t.result.energy.energy_j) + " J, " + t.result.energy.method +
-                  ", in part of its first epoch); give a budget of several epochs");
+    const double first_epoch_j =
+        t.result.history.empty() ? t.result.energy.energy_j : t.result.history.front().energy_j;
+    if (i == 1 && o.budget_j > 0 && (last == nullptr || first_epoch_j >= o.budget_j)) {
+      // The first trial's first epoch cost the whole budget (the Budget
+      // callback stops within it only once a sample has priced its steps): no
+      // trial can finish within it, so the search is refused, not left empty.
+      throw Error("--budget-j " + Num(o.budget_j) + ": below one epoch of the first trial (" +
+                  Num(first_epoch_j) + " J, " + t.result.energy.method +
+                  "); give a budget of several epochs");
     }
     result.energy_j += t.result.energy.energy_j;
     total = i == 1 ? t.result.energy : CombineEnergyReports(total, t.result.energy);

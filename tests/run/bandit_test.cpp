@@ -30,9 +30,13 @@ TEST(BatchSizeBandit, FindsTheCheapestArmWithinTwentyRunsAndKeepsIt) {
     int cheapest_late = 0;
     for (int run = 1; run <= 40; ++run) {
       const std::int64_t batch = bandit.Next(rng);
-      if (run <= 5) EXPECT_EQ(batch, bandit.arms()[run - 1]) << "every arm once, in order";
+      if (run <= 5) {
+        EXPECT_EQ(batch, bandit.arms()[run - 1]) << "every arm once, in order";
+      }
       bandit.Observe({batch, RunJob(batch, bandit.CutoffJ(), noise)});
-      if (run == 20) EXPECT_EQ(bandit.Best(), 128) << "seed " << seed;
+      if (run == 20) {
+        EXPECT_EQ(bandit.Best(), 128) << "seed " << seed;
+      }
       if (run > 20) cheapest_late += batch == 128;
     }
     EXPECT_GE(cheapest_late, 18) << "seed " << seed;

@@ -65,12 +65,13 @@ TEST(SearchSpace, DrawsStayInsideTheSpaceAndReachItsEnds) {
       "space.toml");
   ASSERT_EQ(space.params.size(), 4u);
   Rng rng(5);
+  const JobConfig base;
   std::set<int> epochs;
   std::set<std::string> models;
   int low_decade = 0;
   const int n = 2000;
   for (int i = 0; i < n; ++i) {
-    const JobConfig c = SampleSearchSpace(space, JobConfig{}, rng);
+    const JobConfig c = SampleSearchSpace(space, base, rng);
     ASSERT_GE(c.optimizer.lr, 0.001);
     ASSERT_LT(c.optimizer.lr, 0.1);
     ASSERT_GE(c.optimizer.momentum, 0.5);
