@@ -470,6 +470,12 @@ struct CostPrediction {
   std::string method;  // "predicted from <n> epoch(s) of <energy method>"
 };
 
+// A prediction as JSON (its fields by name) and back; FromJson throws
+// nlohmann::json's exceptions for a missing or mistyped field. Checkpoints and
+// the run's metrics both use them.
+nlohmann::json CostPredictionToJson(const CostPrediction& p);
+CostPrediction CostPredictionFromJson(const nlohmann::json& j);
+
 struct PredictionOptions {
   int after_epochs = 0;                // 0: no prediction; else >= 1, below the epoch limit
   std::optional<double> max_energy_j;  // > 0: stop when the prediction exceeds it

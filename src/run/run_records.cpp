@@ -49,16 +49,9 @@ EpochRow EpochRowOf(const EpochStats& s) {
 nlohmann::json PredictionJson(const JobResult& r) {
   if (!r.prediction) return nullptr;
   const CostPrediction& p = *r.prediction;
-  nlohmann::json j = {{"after_epochs", p.after_epochs},
-                      {"to_epoch", p.to_epoch},
-                      {"energy_j", p.energy_j},
-                      {"energy_low_j", p.energy_low_j},
-                      {"energy_high_j", p.energy_high_j},
-                      {"co2_g", p.co2_g},
-                      {"seconds", p.seconds},
-                      {"method", p.method},
-                      {"realised_energy_j", r.energy.energy_j},
-                      {"ran_to_limit", r.stop_reason == StopReason::kEpochLimit}};
+  nlohmann::json j = CostPredictionToJson(p);
+  j["realised_energy_j"] = r.energy.energy_j;
+  j["ran_to_limit"] = r.stop_reason == StopReason::kEpochLimit;
   if (r.stop_reason == StopReason::kEpochLimit && r.energy.energy_j > 0) {
     j["error_percent"] = 100.0 * (p.energy_j - r.energy.energy_j) / r.energy.energy_j;
   }

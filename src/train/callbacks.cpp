@@ -267,22 +267,18 @@ void PredictCost::OnEpochEnd(TrainContext& ctx, const EpochStats& stats) {
   }
 }
 
-void PredictCost::SaveState(CallbackState& out) const {
-  if (!prediction_) return;
-  const CostPrediction& p = *prediction_;
-  out.values["prediction"] = {{"after_epochs", p.after_epochs},
-                              {"to_epoch", p.to_epoch},
-                              {"energy_j", p.energy_j},
-                              {"energy_low_j", p.energy_low_j},
-                              {"energy_high_j", p.energy_high_j},
-                              {"co2_g", p.co2_g},
-                              {"seconds", p.seconds},
-                              {"method", p.method}};
+nlohmann::json CostPredictionToJson(const CostPrediction& p) {
+  return {{"after_epochs", p.after_epochs},
+          {"to_epoch", p.to_epoch},
+          {"energy_j", p.energy_j},
+          {"energy_low_j", p.energy_low_j},
+          {"energy_high_j", p.energy_high_j},
+          {"co2_g", p.co2_g},
+          {"seconds", p.seconds},
+          {"method", p.method}};
 }
 
-void PredictCost::LoadState(const CallbackState& in) {
-  if (!in.values.contains("prediction")) return;
-  const nlohmann::json& j = in.values.at("prediction");
+CostPrediction CostPredictionFromJson(const nlohmann::json& j) {
   CostPrediction p;
   p.after_epochs = j.at("after_epochs").get<int>();
   p.to_epoch = j.at("to_epoch").get<int>();
@@ -292,7 +288,17 @@ void PredictCost::LoadState(const CallbackState& in) {
   p.co2_g = j.at("co2_g").get<double>();
   p.seconds = j.at("seconds").get<double>();
   p.method = j.at("method").get<std::string>();
-  prediction_ = p;
+  return p;
+}
+
+void PredictCost::SaveState(CallbackState& out) const {
+  if (prediction_) out.values["prediction"] = CostPredictionToJson(*prediction_);
+}
+
+void PredictCost::LoadState(const CallbackState& in) {
+  if (in.values.contains("prediction")) {
+    prediction_ = CostPredictionFromJson(in.values.at("prediction"));
+  }
 }
 
 void Budget::OnTrainBegin(TrainContext& ctx) {
