@@ -144,6 +144,18 @@ nlohmann::json JobResultJson(const JobConfig& config, const JobResult& r) {
     j["target_epoch"] = r.target_epoch;
   }
   if (r.best_epoch > 0) j["best_epoch"] = r.best_epoch;
+  // The set the callbacks watched (validation when there is one), as of the
+  // last complete epoch: what a search or tuner selects on, never the test set.
+  for (auto e = r.history.rbegin(); e != r.history.rend(); ++e) {
+    if (e->partial) continue;
+    j["monitored"] = {{"set", e->eval_name}, {"epoch", e->epoch}, {"loss", e->eval.loss}};
+    if (r.task == Task::kClassification) {
+      j["monitored"]["accuracy"] = e->eval.accuracy;
+    } else {
+      j["monitored"]["rmse"] = e->eval.rmse;
+    }
+    break;
+  }
   if (r.prediction) j["prediction"] = PredictionJson(r);
   if (r.resumed_from_epoch > 0) j["resumed_from_epoch"] = r.resumed_from_epoch;
   return j;

@@ -16,8 +16,8 @@ namespace joule::cli {
 namespace {
 
 struct SearchFlags {
-  std::string recipe, space, objectives = "accuracy,energy";
-  int trials = 0;
+  std::string recipe, space, objectives = "accuracy,energy", strategy = "halving";
+  int trials = 0, eta = 3, min_epochs = 1;
   double budget_j = 0;
   bool no_prune = false, json = false;
   std::uint64_t seed = 1;
@@ -76,6 +76,14 @@ void RunSearchCommand(SearchFlags& f) {
       throw Error(std::string("--objectives: ") + e.what());
     }
   }
+  try {
+    o.strategy = ParseSearchStrategy(f.strategy);
+  } catch (const Error& e) {
+    throw Error(std::string("--strategy: ") + e.what());
+  }
+  o.eta = f.eta;
+  o.min_epochs = f.min_epochs;
+  o.on_progress = [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); };
   o.trials = f.trials;
   o.budget_j = f.budget_j;
   o.prune = !f.no_prune;
@@ -117,7 +125,7 @@ void RunSearchCommand(SearchFlags& f) {
   }
   int pruned = 0;
   for (const SearchTrial& t : r.trials) pruned += t.pruned;
-  std::printf("%zu trials (%d pruned early), %s spent (%s%s)\n", r.trials.size(), pruned,
+  std::printf("%zu trials (%d stopped early), %s spent (%s%s)\n", r.trials.size(), pruned,
               FormatJoules(r.energy_j).c_str(), r.energy_method.c_str(),
               r.energy_method.rfind("measured:", 0) == 0 ? "" : ": an estimate, not a measurement");
   if (r.front.empty()) {
@@ -149,9 +157,13 @@ void RegisterSearchCommand(CLI::App& app) {
       "search",
       "Search a training job's space for the Pareto front of validation accuracy (or RMSE) "
       "against training energy (or parameters): trials drawn at random from --space, each a "
-      "train run in the ledger under one search run; a trial the front dominates even "
-      "optimistically after its first epoch (its predicted energy, its accuracy plus the best "
-      "gain seen) is stopped there. Prints the front, its knee and its hypervolume. Example: "
+      "train run in the ledger under one search run. With --strategy halving (the default) "
+      "every trial trains --min-epochs, and only the best 1 in --eta (by non-dominated rank "
+      "of accuracy and predicted energy, then crowding) resume from their checkpoints for "
+      "eta times as many epochs, until they reach their own epoch limit; with random each "
+      "trial runs to its end. Either way a trial the finished ones dominate even "
+      "optimistically (its predicted energy, its accuracy plus the best gain seen) is stopped. "
+      "Prints the front, its knee and its hypervolume. Example: "
       "joule search --recipe recipes/mnist-baseline.toml --space recipes/mnist-space.toml "
       "--trials 12");
   cmd->add_option("--recipe", f->recipe, "the base job (a recipe .toml)")->required();
@@ -160,6 +172,13 @@ void RegisterSearchCommand(CLI::App& app) {
                   "log = [lo, hi] | int = [lo, hi] }")
       ->required();
   cmd->add_option("--trials", f->trials, "how many trials")->check(CLI::PositiveNumber);
+  cmd->add_option("--strategy", f->strategy,
+                  "halving (successive halving on rank and crowding) or random")
+      ->capture_default_str();
+  cmd->add_option("--eta", f->eta, "halving: 1 in eta trials goes on at each rung")
+      ->capture_default_str();
+  cmd->add_option("--min-epochs", f->min_epochs, "halving: the first rung's epochs")
+      ->capture_default_str();
   cmd->add_option("--budget-j", f->budget_j,
                   "stop once the search has spent this many joules (the last trial stops at it)")
       ->check(CLI::PositiveNumber);

@@ -70,6 +70,8 @@ nlohmann::json JobMetrics(const JobResult& r) {
         3.0 * static_cast<double>(r.flops_per_inference) * static_cast<double>(r.samples_seen);
   }
   if (r.prediction) m["prediction"] = PredictionJson(r);
+  // A resumed run's figures include the epochs before its checkpoint.
+  if (r.resumed_from_epoch > 0) m["resumed_from_epoch"] = r.resumed_from_epoch;
   if (r.task == Task::kClassification) {
     m["accuracy"] = r.final_eval.accuracy;
   } else {

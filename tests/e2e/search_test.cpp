@@ -60,6 +60,64 @@ TEST(Search, FindsAFrontOnHousingAndRecordsEveryTrialUnderIt) {
   EXPECT_EQ(children, 4);
 }
 
+// Successive halving pauses trials at each rung and resumes the promoted ones
+// from their checkpoints: the trial that reaches its epoch limit must end
+// exactly as one uninterrupted `joule train` of its values, with each epoch
+// recorded once, and every trial is one run under the search.
+TEST(Search, HalvingResumesPromotedTrialsExactlyAsUninterrupted) {
+  const std::string dir = ScratchDir("search_halving");
+  const std::string space = Space(dir,
+                                  "\"optimizer.lr\" = { choice = [0.003, 0.01] }\n"
+                                  "model = { choice = [\"mlp:8\", \"mlp:32\"] }\n"
+                                  "epochs = { choice = [3, 4] }\n");
+  const std::string recipe = dir + "/housing.toml";
+  const std::string body = "data = \"" JOULE_SOURCE_DATA_DIR
+                           "/cal-housing/cal_housing.csv\"\n"
+                           "target = \"median_house_value\"\ntask = \"regression\"\n"
+                           "batch_size = 256\nvalidation_fraction = 0.2\n";
+  WriteBytes(recipe, body + "[optimizer]\nkind = \"adam\"\n");
+  const std::string ledger = dir + "/ledger.db";
+  CommandResult r = RunJoule("search --recipe " + recipe + " --space " + space +
+                             " --trials 4 --eta 2 --objectives rmse,energy --json --ledger " +
+                             ledger);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("rung 1 (epoch 1): 2 of 4 paused trials go on"), std::string::npos)
+      << r.err;
+  nlohmann::json j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["trials"], 4);
+  EXPECT_GE(j["pruned"].get<int>(), 2);  // two not promoted after the first rung
+  ASSERT_GE(j["front"].size(), 1u);
+  const nlohmann::json& best = j["front"][0];
+  const nlohmann::json& v = best["values"];
+  CommandResult train = RunJoule(
+      "train --recipe " + recipe + " --lr " + v["optimizer.lr"].get<std::string>() +
+      " --model " + nlohmann::json::parse(v["model"].get<std::string>()).get<std::string>() +
+      " --epochs " + v["epochs"].get<std::string>() + " --json --no-ledger");
+  ASSERT_EQ(train.exit_code, 0) << train.err;
+  nlohmann::json alone = nlohmann::json::parse(train.out);
+  EXPECT_EQ(alone["monitored"]["rmse"].get<double>(), best["rmse"].get<double>());
+  EXPECT_EQ(alone["rmse"].get<double>(), best["test_rmse"].get<double>());
+  // It was paused at the second rung (epoch 2) and resumed from there, and its
+  // run holds each of its epochs once, 1..limit.
+  CommandResult show = RunJoule("runs show " + best["run_id"].get<std::string>() +
+                                " --json --ledger " + ledger);
+  ASSERT_EQ(show.exit_code, 0) << show.err;
+  nlohmann::json run = nlohmann::json::parse(show.out);
+  EXPECT_EQ(run["metrics"].value("resumed_from_epoch", 0), 2) << show.out;
+  ASSERT_EQ(run["epochs"].size(), std::stoul(v["epochs"].get<std::string>())) << show.out;
+  for (std::size_t e = 0; e < run["epochs"].size(); ++e) {
+    EXPECT_EQ(run["epochs"][e]["epoch"], e + 1);
+  }
+  int children = 0;
+  for (const auto& child : nlohmann::json::parse(RunJoule("runs list --json --ledger " + ledger).out)) {
+    if (child["kind"] == "train" && child.value("parent_id", "") == j["search_id"]) {
+      ++children;
+      EXPECT_EQ(child["status"], "completed");
+    }
+  }
+  EXPECT_EQ(children, 4);
+}
+
 TEST(Search, BadInputIsOneLineNonZeroAndNoFinishedSearch) {
   const std::string dir = ScratchDir("search_bad");
   const std::string ledger = dir + "/ledger.db";
@@ -77,7 +135,13 @@ TEST(Search, BadInputIsOneLineNonZeroAndNoFinishedSearch) {
       {"epochs = { int = [2, 3] }\n", "--trials 2 --objectives energy,params",
        "exactly one of accuracy"},
       // Far below one epoch of the MNIST MLP: stops after that epoch.
-      {"epochs = { int = [2, 3] }\n", "--budget-j 0.001", "below one epoch of the first trial"},
+      {"epochs = { int = [2, 3] }\n", "--trials 2 --budget-j 0.001",
+       "below one epoch of the first trial"},
+      {"epochs = { int = [2, 3] }\n", "--strategy random --budget-j 0.001",
+       "below one epoch of the first trial"},
+      {"epochs = { int = [2, 3] }\n", "--budget-j 5", "--strategy halving needs --trials N"},
+      {"epochs = { int = [2, 3] }\n", "--trials 2 --eta 1", "--eta 1: must be >= 2"},
+      {"epochs = { int = [2, 3] }\n", "--trials 2 --strategy grid", "unknown strategy 'grid'"},
   };
   int i = 0;
   for (const Case& c : cases) {
