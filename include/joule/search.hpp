@@ -83,11 +83,11 @@ SearchStrategy ParseSearchStrategy(const std::string& name);
 struct SearchOptions {
   std::vector<Objective> objectives = {Objective::kAccuracy, Objective::kEnergy};
   SearchStrategy strategy = SearchStrategy::kHalving;
-  int trials = 0;       // > 0: this many trials; 0 (random only): until the budget is spent
-  double budget_j = 0;  // > 0: the search stops once this much is spent
-  bool prune = true;    // stop trials the front dominates even optimistically
-  int eta = 3;          // halving: 1 in eta trials goes on at each rung; >= 2
-  int min_epochs = 1;   // halving: the first rung's epochs; >= 1
+  int trials = 0;          // > 0: this many trials; 0 (random only): until the budget is spent
+  double budget_j = 0;     // > 0: the search stops once this much is spent
+  bool prune = true;       // stop trials the front dominates even optimistically
+  int eta = 3;             // halving: 1 in eta trials goes on at each rung; >= 2
+  int min_epochs = 1;      // halving: the first rung's epochs; >= 1
   std::uint64_t seed = 1;  // of the draws (each trial keeps the base job's seed)
   LedgerTarget ledger;     // where the search and its trials are recorded
   // When a trial ends: its index (1-based), the count (0 with a budget) and

@@ -1,14 +1,16 @@
-// Energy-aware search: trials drawn from a space, pruned when the front
-// dominates them even optimistically, the Pareto front, its hypervolume
-// against the energy spent, and the knee (see joule/search.hpp).
+// Energy-aware search: trials drawn from a space, run by successive halving
+// (paused at each rung, the best by rank and crowding resumed from their
+// checkpoints) or at random, pruned when the finished trials dominate them
+// even optimistically; the Pareto front, its hypervolume against the energy
+// spent, and the knee (see joule/search.hpp).
 #include "joule/search.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <memory>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -51,7 +53,7 @@ const EpochStats* LastComplete(const std::vector<EpochStats>& history) {
 
 // A finished trial, as the pruning and promotion rules see it.
 struct Finished {
-  std::vector<double> point;           // the objectives, minimised
+  std::vector<double> point;            // the objectives, minimised
   std::vector<double> metric_by_epoch;  // its validation metric after each complete epoch
 };
 
@@ -61,8 +63,7 @@ double BestGainAfter(const std::vector<Finished>& finished, int epoch, Objective
   double gain = 0;
   for (const Finished& f : finished) {
     if (f.metric_by_epoch.empty()) continue;
-    const std::size_t at =
-        std::min(static_cast<std::size_t>(epoch), f.metric_by_epoch.size()) - 1;
+    const std::size_t at = std::min(static_cast<std::size_t>(epoch), f.metric_by_epoch.size()) - 1;
     const double then = f.metric_by_epoch[at], last = f.metric_by_epoch.back();
     gain = std::max(gain, quality == Objective::kRmse ? then - last : last - then);
   }
@@ -96,8 +97,8 @@ std::vector<double> PointOf(const std::vector<Objective>& objectives, double met
 std::vector<double> OptimisticPoint(const std::vector<Objective>& objectives, Objective quality,
                                     double metric, double gain, double energy_low_j,
                                     std::int64_t parameters) {
-  const double best = quality == Objective::kRmse ? std::max(0.0, metric - gain)
-                                                  : std::min(1.0, metric + gain);
+  const double best =
+      quality == Objective::kRmse ? std::max(0.0, metric - gain) : std::min(1.0, metric + gain);
   return PointOf(objectives, best, energy_low_j, parameters);
 }
 
@@ -151,10 +152,10 @@ class FrontPruner final : public Callback {
     if (!prune_ || !predicting_ || finished_.empty()) return;
     predict_.OnEpochEnd(ctx, stats);
     if (!predict_.prediction()) return;
-    const std::vector<double> best_case = OptimisticPoint(
-        objectives_, quality_, ValidationMetric(stats, quality_),
-        BestGainAfter(finished_, 1, quality_), predict_.prediction()->energy_low_j,
-        ctx.model().ParameterCount());
+    const std::vector<double> best_case =
+        OptimisticPoint(objectives_, quality_, ValidationMetric(stats, quality_),
+                        BestGainAfter(finished_, 1, quality_), predict_.prediction()->energy_low_j,
+                        ctx.model().ParameterCount());
     if (const Finished* f = DominatedBy(finished_, best_case)) {
       reason_ = "pruned after epoch 1: even at " + Describe(objectives_, best_case) +
                 " (optimistic) it is dominated by a finished trial at " +
@@ -239,7 +240,6 @@ std::vector<std::pair<std::string, std::string>> ShownValues(const SearchSpace& 
   }
   return out;
 }
-
 
 // A trial's energy predicted to its epoch limit: after one epoch, what
 // PredictCost made of it; after more, the energy so far plus the epochs left
@@ -447,7 +447,8 @@ class Searcher {
     trial.pruned_reason = reason;
     if (!trial.pruned) {
       trial.validation_metric = metric_by_epoch.back();
-      trial.point = PointOf(o_.objectives, trial.validation_metric, r.energy.energy_j, r.parameters);
+      trial.point =
+          PointOf(o_.objectives, trial.validation_metric, r.energy.energy_j, r.parameters);
       finished_.push_back({trial.point, metric_by_epoch});
     }
     if (t.started) {
@@ -533,11 +534,10 @@ class Searcher {
     }
     std::sort(promoted.begin(), promoted.end());
     if (o_.on_progress) {
-      o_.on_progress("rung " + std::to_string(rung) + " (epoch " + std::to_string(epochs) +
-                     "): " + std::to_string(promoted.size()) + " of " +
-                     std::to_string(paused.size()) + " paused trials go on" +
-                     (names.empty() ? "" : " (trials " + names + ")") + "; " + Num(spent_) +
-                     " J spent so far");
+      o_.on_progress("rung " + std::to_string(rung) + " (epoch " + std::to_string(epochs) + "): " +
+                     std::to_string(promoted.size()) + " of " + std::to_string(paused.size()) +
+                     " paused trials go on" + (names.empty() ? "" : " (trials " + names + ")") +
+                     "; " + Num(spent_) + " J spent so far");
     }
     return promoted;
   }

@@ -77,12 +77,11 @@ TEST(Search, HalvingResumesPromotedTrialsExactlyAsUninterrupted) {
                            "batch_size = 256\nvalidation_fraction = 0.2\n";
   WriteBytes(recipe, body + "[optimizer]\nkind = \"adam\"\n");
   const std::string ledger = dir + "/ledger.db";
-  CommandResult r = RunJoule("search --recipe " + recipe + " --space " + space +
-                             " --trials 4 --eta 2 --objectives rmse,energy --json --ledger " +
-                             ledger);
+  CommandResult r =
+      RunJoule("search --recipe " + recipe + " --space " + space +
+               " --trials 4 --eta 2 --objectives rmse,energy --json --ledger " + ledger);
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.err.find("rung 1 (epoch 1): 2 of 4 paused trials go on"), std::string::npos)
-      << r.err;
+  EXPECT_NE(r.err.find("rung 1 (epoch 1): 2 of 4 paused trials go on"), std::string::npos) << r.err;
   nlohmann::json j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["trials"], 4);
   EXPECT_GE(j["pruned"].get<int>(), 2);  // two not promoted after the first rung
@@ -90,17 +89,17 @@ TEST(Search, HalvingResumesPromotedTrialsExactlyAsUninterrupted) {
   const nlohmann::json& best = j["front"][0];
   const nlohmann::json& v = best["values"];
   CommandResult train = RunJoule(
-      "train --recipe " + recipe + " --lr " + v["optimizer.lr"].get<std::string>() +
-      " --model " + nlohmann::json::parse(v["model"].get<std::string>()).get<std::string>() +
-      " --epochs " + v["epochs"].get<std::string>() + " --json --no-ledger");
+      "train --recipe " + recipe + " --lr " + v["optimizer.lr"].get<std::string>() + " --model " +
+      nlohmann::json::parse(v["model"].get<std::string>()).get<std::string>() + " --epochs " +
+      v["epochs"].get<std::string>() + " --json --no-ledger");
   ASSERT_EQ(train.exit_code, 0) << train.err;
   nlohmann::json alone = nlohmann::json::parse(train.out);
   EXPECT_EQ(alone["monitored"]["rmse"].get<double>(), best["rmse"].get<double>());
   EXPECT_EQ(alone["rmse"].get<double>(), best["test_rmse"].get<double>());
   // It was paused at the second rung (epoch 2) and resumed from there, and its
   // run holds each of its epochs once, 1..limit.
-  CommandResult show = RunJoule("runs show " + best["run_id"].get<std::string>() +
-                                " --json --ledger " + ledger);
+  CommandResult show =
+      RunJoule("runs show " + best["run_id"].get<std::string>() + " --json --ledger " + ledger);
   ASSERT_EQ(show.exit_code, 0) << show.err;
   nlohmann::json run = nlohmann::json::parse(show.out);
   EXPECT_EQ(run["metrics"].value("resumed_from_epoch", 0), 2) << show.out;
@@ -109,7 +108,8 @@ TEST(Search, HalvingResumesPromotedTrialsExactlyAsUninterrupted) {
     EXPECT_EQ(run["epochs"][e]["epoch"], e + 1);
   }
   int children = 0;
-  for (const auto& child : nlohmann::json::parse(RunJoule("runs list --json --ledger " + ledger).out)) {
+  for (const auto& child :
+       nlohmann::json::parse(RunJoule("runs list --json --ledger " + ledger).out)) {
     if (child["kind"] == "train" && child.value("parent_id", "") == j["search_id"]) {
       ++children;
       EXPECT_EQ(child["status"], "completed");
