@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """joule search against Optuna's NSGA-II on the same space, side by side.
 
+    scripts/setup.sh --bench   # Optuna (python3-optuna), once
     /usr/bin/python3 bench/search_vs_optuna.py [--joule build/joule] [--trials 30]
         [--seeds 1,2,3] [--population 10] [--space recipes/mnist-space.toml]
         [--recipe recipes/mnist-baseline.toml] [--threads 1] [--out FILE.json]

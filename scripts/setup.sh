@@ -8,7 +8,8 @@
 #                             which the Python package's and the ONNX tests use, and
 #                             venv, pip, setuptools and wheel for its offline install test
 #                             (scripts/test.sh asks for it)
-#   scripts/setup.sh --bench  also PyTorch 1.13 (python3-torch), the bench peer
+#   scripts/setup.sh --bench  also PyTorch 1.13 (python3-torch), the bench peer, and
+#                             Optuna (python3-optuna), bench/search_vs_optuna.py's peer
 #   scripts/setup.sh --ci     also what CI alone needs: clang's libFuzzer and LLVM's
 #                             OpenMP (the fuzz smoke) and debootstrap (the bare-root check)
 set -euo pipefail
@@ -23,7 +24,7 @@ packages=(build-essential cmake ninja-build pkg-config git
 if [[ "${1:-}" == "--bench" ]]; then
   # OpenBLAS: without it Debian's torch runs on the reference BLAS, a peer too weak to
   # be worth beating.
-  packages+=(python3-torch python3-numpy libopenblas0-pthread)
+  packages+=(python3-torch python3-numpy libopenblas0-pthread python3-optuna)
 fi
 if [[ "${1:-}" == "--test" ]]; then
   packages+=(chromium python3-torch python3-numpy libopenblas0-pthread python3-onnx
