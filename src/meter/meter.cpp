@@ -117,7 +117,8 @@ struct Meter::State {
   std::vector<std::uint64_t> machine_uj;  // exact totals of counter channels
   std::optional<meter::ProcessTree> tree;
   meter::CpuTimes last_cpu;
-  std::uint64_t last_tree_ticks = 0;
+  double last_tree_s = 0;  // the tree's CPU seconds at the last sample
+  double online_cpus = 1;
   double mem_total_pages = 0;
   double page_bytes = 4096;
   double last_rss_share = 0;  // the tree's resident share at the last sample
@@ -151,6 +152,8 @@ Meter::Meter(std::vector<std::unique_ptr<PowerSource>> sources, MeterOptions opt
   s.cpu_times = meter::CpuTimesReader::For(options.proc_root + "/stat");
   long hz = ::sysconf(_SC_CLK_TCK);
   s.ticks_per_s = hz > 0 ? static_cast<double>(hz) : 100.0;
+  long cpus = ::sysconf(_SC_NPROCESSORS_ONLN);
+  s.online_cpus = cpus > 0 ? static_cast<double>(cpus) : 1.0;
   if (options.attribution == Attribution::kProcessTree) {
     int root = options.root_pid != 0 ? options.root_pid : static_cast<int>(::getpid());
     s.tree.emplace(options.proc_root, root, options.count_root_cpu);
@@ -189,7 +192,7 @@ void Meter::Start() {
       s.page_bytes = static_cast<double>(page > 0 ? page : 4096);
       s.mem_total_pages = static_cast<double>(kib) * 1024.0 / s.page_bytes;
       s.tree->Sample();
-      s.last_tree_ticks = s.tree->cpu_ticks();
+      s.last_tree_s = s.tree->cpu_s();
       s.last_rss_share = ShareOf(static_cast<double>(s.tree->rss_pages()), s.mem_total_pages);
       s.root_alive = s.tree->root_alive();
     }
@@ -258,12 +261,17 @@ void Meter::SampleLocked() {
     r.machine_cpu_s += (busy + idle) / s.ticks_per_s;
     if (s.tree) {
       s.tree->Sample();
-      double ticks = static_cast<double>(s.tree->cpu_ticks() - s.last_tree_ticks);
-      s.last_tree_ticks = s.tree->cpu_ticks();
-      r.process_cpu_s += ticks / s.ticks_per_s;
+      const double tree_s = s.tree->cpu_s() - s.last_tree_s;
+      s.last_tree_s = s.tree->cpu_s();
+      const double ticks = tree_s * s.ticks_per_s;
+      r.process_cpu_s += tree_s;
       cpu_share = ShareOf(ticks, busy);
       if (s.options.share == ProcessShare::kMarginal) {
-        use = TreeUse{dt, ticks / s.ticks_per_s, (busy + idle) / s.ticks_per_s,
+        // The capacity by the wall clock when the tree's time is exact: over
+        // an epoch of 30 ms, busy + idle is six ticks, one either way.
+        const double capacity_s =
+            s.tree->precise() ? dt * s.online_cpus : (busy + idle) / s.ticks_per_s;
+        use = TreeUse{dt, tree_s, capacity_s,
                       static_cast<double>(s.tree->rss_pages()) * s.page_bytes};
       }
       double rss_share = ShareOf(static_cast<double>(s.tree->rss_pages()), s.mem_total_pages);

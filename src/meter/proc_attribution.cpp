@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <map>
 
 #include "joule/util.hpp"
@@ -161,6 +162,10 @@ ProcessTree::ProcessTree(std::string proc_root, int root_pid, bool count_root_cp
   std::snprintf(path_, sizeof path_, "%s/%d/task/%d/children", proc_root_.c_str(), root_pid_,
                 root_pid_);
   have_children_files_ = ::access(path_, R_OK) == 0;
+  const long hz = ::sysconf(_SC_CLK_TCK);
+  ticks_per_s_ = hz > 0 ? static_cast<double>(hz) : 100.0;
+  self_clock_ =
+      count_root_cpu_ && root_pid_ == static_cast<int>(::getpid()) && proc_root_ == "/proc";
 }
 
 bool ProcessTree::ReadStatAt(int pid, ProcStat* stat) {
@@ -282,6 +287,7 @@ void ProcessTree::Sample() {
     t.child_ticks = child_ticks;
     bool own = !t.is_root || count_root_cpu_;
     t.last_ticks = child_ticks + (own ? stat.utime + stat.stime : 0);
+    if (t.is_root) root_own_ticks_ = own ? stat.utime + stat.stime : 0;
     total += t.last_ticks;
     if (own) rss += stat.rss_pages;
     long threads = t.is_root && !count_root_cpu_ ? 1 : stat.num_threads;  // see the header
@@ -293,6 +299,14 @@ void ProcessTree::Sample() {
   // figure rather than let it dip.
   if (total > reported_ticks_) reported_ticks_ = total;
   rss_pages_ = rss;
+  double seconds = static_cast<double>(reported_ticks_) / ticks_per_s_;
+  timespec own{};
+  if (self_clock_ && root_alive_ && ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &own) == 0) {
+    // The root's ticks out, its exact CPU time in.
+    seconds += static_cast<double>(own.tv_sec) + 1e-9 * static_cast<double>(own.tv_nsec) -
+               static_cast<double>(root_own_ticks_) / ticks_per_s_;
+  }
+  if (seconds > reported_s_) reported_s_ = seconds;
 }
 
 void ProcessTree::SettleVanished(std::uint64_t* total) {

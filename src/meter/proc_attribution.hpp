@@ -89,6 +89,17 @@ class ProcessTree {
   void Sample();
 
   std::uint64_t cpu_ticks() const { return reported_ticks_; }
+  // The same in seconds, never decreasing. When the root is this very process
+  // (joule train, a Python Tracker) and its own CPU counts, the root's own
+  // part is read from CLOCK_PROCESS_CPUTIME_ID, to the nanosecond, instead of
+  // /proc's 10 ms ticks: short epochs and tasks are otherwise a few ticks
+  // each, and their energy is off by a tick either way. The rest of the tree
+  // (children) stays in ticks. Only for the real /proc: a fake one in a test
+  // describes some other process.
+  double cpu_s() const { return reported_s_; }
+  // True when cpu_s() reads this process's CPU clock (see above): the meter
+  // then measures the machine's capacity by the wall clock too.
+  bool precise() const { return self_clock_; }
   std::uint64_t rss_pages() const { return rss_pages_; }
   bool root_alive() const { return root_alive_; }
   std::size_t tracked_count() const { return tracked_.size(); }
@@ -129,6 +140,10 @@ class ProcessTree {
   std::vector<Tracked> tracked_;
   std::uint64_t frozen_ticks_ = 0;
   std::uint64_t reported_ticks_ = 0;
+  std::uint64_t root_own_ticks_ = 0;  // the root's utime + stime at the last sample
+  bool self_clock_ = false;           // the root's own time from this process's CPU clock
+  double ticks_per_s_ = 100;
+  double reported_s_ = 0;
   std::uint64_t rss_pages_ = 0;
   char path_[320];
   char buffer_[4096];

@@ -2,7 +2,9 @@
 #include "meter/proc_attribution.hpp"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <ctime>
 #include <filesystem>
 
 #include "joule/util.hpp"
@@ -168,6 +170,36 @@ TEST(ProcessTree, RealProcessTreeOfThisTestSeesItsOwnCpuTime) {
   for (long i = 0; i < 60000000; ++i) x = x + 1e-9 * static_cast<double>(i);
   tree.Sample();
   EXPECT_GT(tree.cpu_ticks(), before);
+}
+
+double ProcessCpuSeconds() {
+  timespec t{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
+}
+
+// This process's own time comes from its CPU clock, not in 10 ms ticks: a
+// 23 ms burst reads as 23 ms (a tick-based figure is a multiple of 10 ms, off
+// by up to one tick).
+TEST(ProcessTree, OwnProcessTimeIsExactNotTicks) {
+  ProcessTree tree("/proc", static_cast<int>(getpid()), true);
+  ASSERT_TRUE(tree.precise());
+  tree.Sample();
+  const double tree_before = tree.cpu_s(), clock_before = ProcessCpuSeconds();
+  volatile double x = 0;
+  while (ProcessCpuSeconds() - clock_before < 0.023) x = x + 1e-9;
+  const double clock_after = ProcessCpuSeconds();
+  tree.Sample();
+  const double burst = clock_after - clock_before;
+  EXPECT_NEAR(tree.cpu_s() - tree_before, burst, 0.002);
+  // A fake /proc describes another process: ticks there.
+  TempTree proc;
+  WritePidStat(proc, 100, 1, 10, 1, 0, 0, 500);
+  WriteChildren(proc, 100, "");
+  ProcessTree fake(proc.root(), 100, true);
+  EXPECT_FALSE(fake.precise());
+  fake.Sample();
+  EXPECT_DOUBLE_EQ(fake.cpu_s(), static_cast<double>(fake.cpu_ticks()) / sysconf(_SC_CLK_TCK));
 }
 
 }  // namespace
