@@ -17,6 +17,8 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
 #include <vector>
 
 #include "joule/util.hpp"
@@ -60,5 +62,37 @@ class BatchSizeBandit {
   double beta_;
   std::vector<std::vector<double>> costs_;  // per arm
 };
+
+// The bandit over a ledger: `joule train --bandit-batches 64,128,256 ...`.
+// A job's runs carry the tag "bandit:<job>" and, in their metrics, "bandit":
+// {"job", "batch_size", "cost_j", "reached", "cutoff_j", "arms", "beta"}.
+struct BanditPlan {
+  std::string job;
+  std::string tag;              // "bandit:<job>"
+  std::int64_t batch_size = 0;  // the arm this run uses
+  double cutoff_j = 0;          // stop the run here (J); 0: no cutoff yet
+  int observed = 0;             // earlier completed runs of the job read from the ledger
+  std::vector<std::int64_t> arms;
+  std::vector<int> counts;         // runs per arm, in the order of arms
+  std::vector<double> mean_costs;  // NaN for an arm not tried
+  double beta = 2;
+};
+
+// Reads the completed "train" runs tagged "bandit:<job>" in the ledger at
+// `ledger_path` (none when the file does not exist yet), observes each one's
+// metrics.bandit.cost_j for its batch size, and picks the next arm (the
+// Thompson draw is seeded by `seed` and the number of runs observed, so a
+// rerun of the same history picks the same arm). Throws Error for an empty
+// job name, a ledger that cannot be opened, and what the bandit throws.
+BanditPlan PlanBatchSize(const std::string& ledger_path, const std::string& job,
+                         const std::vector<std::int64_t>& arms, double beta, std::uint64_t seed);
+
+// What a finished run observes: its energy when it reached its target, the
+// cutoff when it was stopped there (or ended without the target while a
+// cutoff was set: it cost at least that much for nothing), else its energy
+// (the first run of each arm, which has no cutoff). As the run's
+// metrics.bandit object.
+nlohmann::json BanditRunMetrics(const BanditPlan& plan, double energy_j, bool reached,
+                                bool stopped_by_cutoff);
 
 }  // namespace joule

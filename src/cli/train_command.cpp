@@ -4,11 +4,15 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <optional>
+#include <sstream>
+#include <vector>
 
 #include "cli/commands.hpp"
 #include "cli/job_flags.hpp"
 #include "cli/ledger_flags.hpp"
 #include "cli/progress.hpp"
+#include "joule/bandit.hpp"
 #include "joule/run.hpp"
 #include "joule/util.hpp"
 
@@ -21,7 +25,60 @@ struct TrainFlags {
   bool json = false;
   bool list_keys = false;
   LedgerFlags ledger;
+  std::string bandit_batches, bandit_job;
+  double bandit_beta = 2;
 };
+
+std::vector<std::int64_t> ParseBatchList(const std::string& text) {
+  std::vector<std::int64_t> arms;
+  std::stringstream items(text);
+  for (std::string item; std::getline(items, item, ',');) {
+    std::size_t used = 0;
+    long long v = 0;
+    try {
+      v = std::stoll(item, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used == 0 || used != item.size()) {
+      throw Error("--bandit-batches: '" + item + "' is not a batch size (e.g. 64,128,256)");
+    }
+    arms.push_back(v);
+  }
+  return arms;
+}
+
+// The recurring job's batch size and cutoff from its earlier runs in the
+// ledger (the bandit's state), set into `config`.
+BanditPlan PlanBandit(const TrainFlags& t, const Recipe& recipe, JobConfig& config) {
+  if (!config.target_metric.value) {
+    throw Error(
+        "--bandit-batches: the bandit minimises the energy to reach a target: give "
+        "--target-accuracy, --target-rmse or a recipe's [target_metric]");
+  }
+  const LedgerTarget target = ResolveLedgerTarget(t.ledger);
+  if (target.path.empty()) {
+    throw Error("--bandit-batches: the bandit keeps its state in the ledger; drop --no-ledger");
+  }
+  const std::string job = !t.bandit_job.empty() ? t.bandit_job
+                          : t.recipe.empty()    ? ""
+                                                : recipe.name;
+  if (job.empty()) {
+    throw Error("--bandit-batches: name the job with --bandit-job (or give a --recipe: its name)");
+  }
+  BanditPlan plan =
+      PlanBatchSize(target.path, job, ParseBatchList(t.bandit_batches), t.bandit_beta, config.seed);
+  config.batch_size = plan.batch_size;
+  std::string cutoff = "no cutoff until every batch size has run once";
+  if (plan.cutoff_j > 0) {
+    config.budget.energy_j =
+        std::min(config.budget.energy_j.value_or(plan.cutoff_j), plan.cutoff_j);
+    cutoff = "stops at " + FormatJoules(plan.cutoff_j) + " (beta x the best mean cost)";
+  }
+  std::fprintf(stderr, "bandit %s: batch %lld after %d run(s) of this job; %s\n", job.c_str(),
+               static_cast<long long>(plan.batch_size), plan.observed, cutoff.c_str());
+  return plan;
+}
 
 void RunTrain(const TrainFlags& t, const JobFlags& flags) {
   if (t.list_keys) {
@@ -46,10 +103,13 @@ void RunTrain(const TrainFlags& t, const JobFlags& flags) {
   JobConfig config = recipe.config;
   flags.Apply(config);
   flags.Validate(config, t.recipe.empty() ? nullptr : &recipe);
+  std::optional<BanditPlan> bandit;
+  if (!t.bandit_batches.empty()) bandit = PlanBandit(t, recipe, config);
   EpochPrinter printer(config.epochs);
-  RunRecorder recorder(
-      ResolveLedgerTarget(t.ledger),
-      RunHeader("train", t.recipe.empty() ? "train" : recipe.name, JobConfigJson(config)));
+  RunRecord header =
+      RunHeader("train", t.recipe.empty() ? "train" : recipe.name, JobConfigJson(config));
+  if (bandit) header.tags.push_back(bandit->tag);
+  RunRecorder recorder(ResolveLedgerTarget(t.ledger), header);
   // Printed after the epoch line it follows (the callback runs before it).
   std::string pending_prediction;
   auto on_epoch = [&](const EpochStats& s) {
@@ -70,9 +130,17 @@ void RunTrain(const TrainFlags& t, const JobFlags& flags) {
   };
 
   JobResult r = RunJob(config, on_epoch, {&printer}, nullptr, /*validated=*/true);
-  recorder.Finish(RunStatus::kCompleted, r.stop_message, r.energy, JobMetrics(r));
+  nlohmann::json metrics = JobMetrics(r);
+  if (bandit) {
+    metrics["bandit"] =
+        BanditRunMetrics(*bandit, r.energy.energy_j, r.target_reached.value_or(false),
+                         r.stop_reason == StopReason::kBudget && bandit->cutoff_j > 0 &&
+                             config.budget.energy_j == bandit->cutoff_j);
+  }
+  recorder.Finish(RunStatus::kCompleted, r.stop_message, r.energy, metrics);
   if (t.json) {
     nlohmann::json j = JobResultJson(config, r);
+    if (bandit) j["bandit"] = metrics["bandit"];
     if (!t.recipe.empty()) j["recipe"] = recipe.path;
     std::printf("%s\n", j.dump().c_str());
   } else {
@@ -91,6 +159,16 @@ void RegisterTrainCommand(CLI::App& app) {
   cmd->add_flag("--recipe-keys", t->list_keys, "list every key a recipe accepts, and exit");
   auto flags = std::make_shared<JobFlags>(*cmd, TrainFlag);
   cmd->add_flag("--json", t->json, "print the final figures as one JSON object on stdout");
+  cmd->add_option("--bandit-batches", t->bandit_batches,
+                  "a recurring job: choose the batch size among these (e.g. 64,128,256,512) by "
+                  "Thompson sampling on the energy to reach the target, learnt from the job's "
+                  "earlier runs in the ledger; once each has run, a run stops at --bandit-beta x "
+                  "the best mean cost");
+  cmd->add_option("--bandit-beta", t->bandit_beta, "the bandit's cutoff, x the best mean cost")
+      ->capture_default_str();
+  cmd->add_option("--bandit-job", t->bandit_job,
+                  "the recurring job's name, whose runs the bandit learns from (default: the "
+                  "recipe's name)");
   AddLedgerFlags(*cmd, t->ledger);
   cmd->callback([t, flags] { RunTrain(*t, *flags); });
 }

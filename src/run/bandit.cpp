@@ -3,8 +3,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <limits>
 #include <string>
+
+#include "joule/run_record.hpp"
 
 namespace joule {
 
@@ -100,6 +103,49 @@ std::int64_t BatchSizeBandit::Next(Rng& rng) const {
     }
   }
   return pick;
+}
+
+BanditPlan PlanBatchSize(const std::string& ledger_path, const std::string& job,
+                         const std::vector<std::int64_t>& arms, double beta, std::uint64_t seed) {
+  if (job.empty()) throw Error("batch-size bandit: the job needs a name (--bandit-job)");
+  BatchSizeBandit bandit(arms, beta);
+  BanditPlan plan;
+  plan.job = job;
+  plan.tag = "bandit:" + job;
+  plan.arms = arms;
+  plan.beta = beta;
+  if (!ledger_path.empty() && std::filesystem::exists(ledger_path)) {
+    std::unique_ptr<Ledger> ledger = Ledger::Open(ledger_path);
+    RunFilter filter;
+    filter.kind = "train";
+    filter.tag = plan.tag;
+    filter.status = "completed";
+    for (const RunRecord& run : ledger->List(filter)) {
+      const nlohmann::json* b = run.metrics.contains("bandit") ? &run.metrics["bandit"] : nullptr;
+      if (b == nullptr || !b->contains("batch_size") || !b->contains("cost_j")) continue;
+      if (!(*b)["batch_size"].is_number_integer() || !(*b)["cost_j"].is_number()) continue;
+      bandit.Observe({(*b)["batch_size"].get<std::int64_t>(), (*b)["cost_j"].get<double>()});
+      ++plan.observed;
+    }
+  }
+  Rng rng(seed * 0x9E3779B97F4A7C15ull + static_cast<std::uint64_t>(plan.observed) + 1);
+  plan.batch_size = bandit.Next(rng);
+  plan.cutoff_j = bandit.CutoffJ();
+  plan.counts = bandit.Counts();
+  plan.mean_costs = bandit.MeanCosts();
+  return plan;
+}
+
+nlohmann::json BanditRunMetrics(const BanditPlan& plan, double energy_j, bool reached,
+                                bool stopped_by_cutoff) {
+  double cost = energy_j;
+  if (!reached && plan.cutoff_j > 0) cost = std::max(energy_j, plan.cutoff_j);
+  if (stopped_by_cutoff) cost = plan.cutoff_j;
+  return {{"job", plan.job},          {"batch_size", plan.batch_size},
+          {"cost_j", cost},           {"energy_j", energy_j},
+          {"reached", reached},       {"cutoff_j", plan.cutoff_j},
+          {"arms", plan.arms},        {"beta", plan.beta},
+          {"observed", plan.observed}};
 }
 
 }  // namespace joule
