@@ -271,6 +271,12 @@ class TrainContext {
   // 0 before the first step. The budget predicts the next step with it.
   double mean_step_energy_j() const;
   double mean_step_co2_g() const;
+  // A fresh sample of the run's energy (J since the run began) now, for a
+  // callback that needs an exact figure mid-epoch; a sample reads /proc (tens
+  // of microseconds), so not for every step. energy_j() when the run is not
+  // metered or has no sampler (a test's context).
+  double SampleEnergyJ() const { return energy_sampler_ ? energy_sampler_() : energy_j_; }
+  bool can_sample_energy() const { return static_cast<bool>(energy_sampler_); }
 
   const std::vector<EpochStats>& history() const { return history_; }
 
@@ -290,6 +296,7 @@ class TrainContext {
   // The run's totals at an epoch boundary (a fresh sample).
   void SetEnergy(double total_energy_j, double total_co2_g);
   void set_metered(bool metered) { metered_ = metered; }
+  void set_energy_sampler(std::function<double()> sampler) { energy_sampler_ = std::move(sampler); }
   void AppendHistory(const EpochStats& stats) { history_.push_back(stats); }
   // Restores the counters from a checkpoint (Fit's resume).
   void Restore(int epoch, std::int64_t step, double lr_scale, std::int64_t next_batch_size,
@@ -306,6 +313,7 @@ class TrainContext {
   std::int64_t batch_size_ = 0, next_batch_size_ = 0;
   bool metered_ = false;
   double energy_j_ = 0, co2_g_ = 0;
+  std::function<double()> energy_sampler_;
   double step_energy_sum_j_ = 0, step_co2_sum_g_ = 0;
   std::int64_t energy_steps_ = 0;  // steps in the sums above
   std::vector<EpochStats> history_;
@@ -495,6 +503,14 @@ struct PredictionOptions {
 // the time the first took since the run began; a steady epoch's time is twice
 // the second half of the first epoch's steps plus its evaluation (at a
 // steady power, energy follows time; the ratio is kept within [0.25, 4]).
+// When the meter can be sampled mid-epoch (TrainContext::SampleEnergyJ, in
+// every metered Fit), it is sampled at the middle and the last step, and a
+// steady epoch costs the second half of the steps scaled to all of them, plus
+// the evaluation as measured but at most its share of the work (monitored
+// rows / (3 x training rows): a forward pass per row against a step's forward
+// and backward): the start-up is left out whatever power it drew, and so is
+// the first evaluation's own start-up (its primitives), which on an epoch of
+// 30 ms is half the epoch.
 // Interval: the epochs left times the per-epoch
 // cost +- max(the epochs' standard deviation, 5 % of the mean): one or two
 // epochs cannot show the drift of a long run (load beside it, clocks), and
@@ -519,8 +535,10 @@ class PredictCost final : public Callback {
   double Now() const;
   PredictionOptions options_;
   std::optional<CostPrediction> prediction_;
-  // The first epoch's clock readings: run start, its middle step, its last step.
+  // The first epoch's clock readings: run start, its middle step, its last
+  // step; and the run's energy sampled at its middle step (-1: none).
   double start_s_ = -1, middle_s_ = -1, last_step_s_ = -1;
+  double middle_j_ = -1, last_j_ = -1;
 };
 
 // Learning-rate schedules. Every one sets the lr before each step as

@@ -194,8 +194,15 @@ double PredictCost::Now() const { return options_.clock ? options_.clock() : Mon
 void PredictCost::OnStepEnd(TrainContext& ctx, const StepStats&) {
   if (ctx.epoch() != 1 || start_s_ < 0) return;
   const std::int64_t done = ctx.step_in_epoch(), steps = ctx.steps_in_epoch();
-  if (done == steps / 2) middle_s_ = Now();
-  if (done == steps) last_step_s_ = Now();
+  const bool sample = ctx.metered() && ctx.can_sample_energy();
+  if (done == steps / 2) {
+    if (sample) middle_j_ = ctx.SampleEnergyJ();
+    middle_s_ = Now();
+  }
+  if (done == steps) {
+    if (sample) last_j_ = ctx.SampleEnergyJ();
+    last_step_s_ = Now();
+  }
 }
 
 void PredictCost::OnTrainBegin(TrainContext& ctx) {
@@ -238,8 +245,23 @@ void PredictCost::OnEpochEnd(TrainContext& ctx, const EpochStats& stats) {
     const double end_s = Now();
     const double steady_s = 2 * (last_step_s_ - middle_s_) + (end_s - last_step_s_);
     const double ratio = std::clamp(steady_s / (end_s - start_s_), 0.25, 4.0);
-    mean_j *= ratio;
-    mean_s *= ratio;
+    const std::int64_t steps = stats.steps, second_half = steps - steps / 2;
+    if (middle_j_ >= 0 && last_j_ > middle_j_ && second_half > 0 && stats.batch_size > 0) {
+      // The second half of the steps, sampled at both ends, scaled to all
+      // of them; the evaluation as measured, but at most its share of the
+      // work (a forward pass per monitored row, a third of a training step's
+      // per row): the first evaluation also carries its own start-up.
+      const double scale = static_cast<double>(steps) / static_cast<double>(second_half);
+      const double eval_share = static_cast<double>(stats.eval.rows) /
+                                (3.0 * static_cast<double>(steps * stats.batch_size));
+      const double steps_j = (last_j_ - middle_j_) * scale;
+      const double steps_s = (last_step_s_ - middle_s_) * scale;
+      mean_j = steps_j + std::clamp(stats.total_energy_j - last_j_, 0.0, eval_share * steps_j);
+      mean_s = steps_s + std::clamp(end_s - last_step_s_, 0.0, eval_share * steps_s);
+    } else {
+      mean_j *= ratio;
+      mean_s *= ratio;
+    }
   }
   const double sd_j =
       count >= 2 ? std::sqrt(std::max(0.0, (sum_sq - count * mean_j * mean_j) / (count - 1))) : 0.0;

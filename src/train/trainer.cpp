@@ -180,6 +180,7 @@ class FitLoop {
     if (options.metering != nullptr && options.metering->enabled) {
       meter_.emplace(*options.metering);
       ctx_.set_metered(true);
+      ctx_.set_energy_sampler([this] { return Fresh().energy_j; });
     }
   }
 

@@ -249,6 +249,42 @@ TEST(PredictCost, TakesTheStartUpOutOfASingleEpochByItsTiming) {
   EXPECT_NEAR(predict.prediction()->seconds, 5.5 + 4 * 2.5, 1e-9);
 }
 
+// The same first epoch with a meter to sample: 9 J by the middle step, 10 J
+// by the last. The second half of the steps (5 of 10, 1 s) spent 1 J, so all
+// ten steps 2 J in 2 s; the first evaluation (1 J, 0.5 s) counts at most the
+// share of the work of its 10 rows against 10 x 32 training rows,
+// 10 / (3 x 320) of the steps'.
+TEST(PredictCost, TakesTheStartUpOutByTheSecondHalfsEnergyWhenItCanSample) {
+  Rig rig(Task::kClassification, 5);
+  rig.ctx->set_metered(true);
+  double now = 100, sampled_j = 0;
+  int samples = 0;
+  rig.ctx->set_energy_sampler([&] {
+    ++samples;
+    return sampled_j;
+  });
+  PredictCost predict({.after_epochs = 1, .clock = [&] { return now; }});
+  predict.OnTrainBegin(*rig.ctx);
+  rig.ctx->BeginEpoch(1, 32, 10);
+  for (int step = 1; step <= 10; ++step) {
+    now += step <= 5 ? 0.8 : 0.2;
+    sampled_j = step <= 5 ? 1.8 * step : 9.0 + 0.2 * (step - 5);
+    rig.ctx->EndStep(0, 0, 0, 0);
+    predict.OnStepEnd(*rig.ctx, StepStats{});
+  }
+  EXPECT_EQ(samples, 2);  // fresh samples at the middle and the last step only
+  now += 0.5;
+  double total = 0;
+  EpochStats first = CostlyEpoch(rig, 1, 11.0, 5.5, total);
+  first.steps = 10;
+  first.batch_size = 32;
+  predict.OnEpochEnd(*rig.ctx, first);
+  ASSERT_TRUE(predict.prediction().has_value());
+  const double share = 10.0 / (3 * 320);
+  EXPECT_NEAR(predict.prediction()->energy_j, 11.0 + 4 * 2.0 * (1 + share), 1e-9);
+  EXPECT_NEAR(predict.prediction()->seconds, 5.5 + 4 * 2.0 * (1 + share), 1e-9);
+}
+
 TEST(PredictCost, LeavesTheFirstEpochOutOfTheMeanWhenItHasOthers) {
   Rig rig(Task::kClassification, 6);
   rig.ctx->set_metered(true);
