@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "cli/commands.hpp"
+#include "cli/distributed.hpp"
 #include "cli/job_flags.hpp"
 #include "cli/ledger_flags.hpp"
 #include "cli/progress.hpp"
@@ -20,6 +21,7 @@ struct TrainFlags {
   std::string recipe;
   bool json = false;
   bool list_keys = false;
+  bool distributed = false;
   LedgerFlags ledger;
 };
 
@@ -43,9 +45,15 @@ void RunTrain(const TrainFlags& t, const JobFlags& flags) {
     }
     recipe = ParseRecipe(text, t.recipe);
   }
+  if (t.distributed && !BuiltWithMpi()) throw Error(kNoMpiMessage);
   JobConfig config = recipe.config;
   flags.Apply(config);
   flags.Validate(config, t.recipe.empty() ? nullptr : &recipe);
+  if (t.distributed) {
+    RunTrainDistributed(config, t.recipe.empty() ? "train" : recipe.name,
+                        ResolveLedgerTarget(t.ledger), t.json);
+    return;
+  }
   EpochPrinter printer(config.epochs);
   RunRecorder recorder(
       ResolveLedgerTarget(t.ledger),
@@ -91,6 +99,10 @@ void RegisterTrainCommand(CLI::App& app) {
   cmd->add_flag("--recipe-keys", t->list_keys, "list every key a recipe accepts, and exit");
   auto flags = std::make_shared<JobFlags>(*cmd, TrainFlag);
   cmd->add_flag("--json", t->json, "print the final figures as one JSON object on stdout");
+  cmd->add_flag("--distributed", t->distributed,
+                "data-parallel training under mpirun: each rank trains its slice of every "
+                "global batch of --batch-size rows, gradients averaged with MPI_Allreduce; "
+                "rank 0 prints and records (needs a build with MPI)");
   AddLedgerFlags(*cmd, t->ledger);
   cmd->callback([t, flags] { RunTrain(*t, *flags); });
 }
