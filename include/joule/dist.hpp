@@ -124,8 +124,7 @@ struct DataParallelOptions {
 class DataParallel {
  public:
   // `comm`, `model` and `loss` must outlive this object.
-  DataParallel(Communicator& comm, Sequential& model, Loss& loss,
-               DataParallelOptions options = {});
+  DataParallel(Communicator& comm, Sequential& model, Loss& loss, DataParallelOptions options = {});
   // Rank 0's parameters and buffers to every rank.
   void BroadcastWeights();
   // FitOptions::step: this rank's slice, forward, loss, backward, all-reduce.
@@ -209,8 +208,8 @@ EnergyReport JobEnergyReport(const EnergyReport& rank0, const JobEnergy& job);
 
 struct FederatedOptions {
   int rounds = 10;
-  int clients = 0;            // simulated clients in all; 0: one per client rank
-  int clients_per_round = 0;  // K sampled per round; 0: all
+  int clients = 0;                  // simulated clients in all; 0: one per client rank
+  int clients_per_round = 0;        // K sampled per round; 0: all
   std::string strategy = "fedavg";  // fedavg | fedprox
   double mu = 0.01;                 // fedprox's proximal weight, >= 0
   std::string partition = "iid";    // iid | dirichlet:ALPHA
@@ -276,9 +275,8 @@ FederatedResult RunFederated(Communicator& comm, const FederatedOptions& options
 // list of row indices per client. iid: a seeded shuffle cut evenly. dirichlet:
 // per class, proportions drawn from Dir(alpha) over the clients. Every row
 // goes to exactly one client.
-std::vector<std::vector<std::int64_t>> PartitionRows(const std::vector<int>& labels,
-                                                     int classes, int clients,
-                                                     const std::string& partition,
+std::vector<std::vector<std::int64_t>> PartitionRows(const std::vector<int>& labels, int classes,
+                                                     int clients, const std::string& partition,
                                                      std::uint64_t seed);
 
 // The federated rounds as the ledger's metrics hold them.

@@ -3,6 +3,7 @@
 // trains its slice of each global batch (joule/dist.hpp).
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <memory>
 #include <optional>
@@ -34,13 +35,14 @@ bool BuiltWithMpi() {
 namespace {
 
 void PrintJobEnergy(const dist::JobEnergy& job, int epochs) {
-  std::printf("distributed: %zu rank(s) on %zu node(s); machine energy %s (each node's leader, "
-              "once per node), ranks' shares %s, %s\n",
-              job.ranks.size(), job.nodes.size(), FormatJoules(job.machine_energy_j).c_str(),
-              FormatJoules(job.energy_j).c_str(), job.method.c_str());
+  std::printf(
+      "distributed: %zu rank(s) on %zu node(s); machine energy %s (each node's leader, "
+      "once per node), ranks' shares %s, %s\n",
+      job.ranks.size(), job.nodes.size(), FormatJoules(job.machine_energy_j).c_str(),
+      FormatJoules(job.energy_j).c_str(), job.method.c_str());
   for (const dist::RankEnergy& r : job.ranks) {
-    std::printf("  rank %d (node %d%s): %s, sent %.1f MB, %.2f s in MPI over %d epoch(s)\n",
-                r.rank, r.node, r.leader ? ", leader" : "", FormatJoules(r.energy_j).c_str(),
+    std::printf("  rank %d (node %d%s): %s, sent %.1f MB, %.2f s in MPI over %d epoch(s)\n", r.rank,
+                r.node, r.leader ? ", leader" : "", FormatJoules(r.energy_j).c_str(),
                 static_cast<double>(r.comm.bytes_sent) / 1e6, r.comm.mpi_s, epochs);
   }
 }
@@ -51,6 +53,9 @@ void RunTrainDistributed(JobConfig config, const std::string& name, const Ledger
                          bool json) {
   dist::Communicator comm(nullptr, nullptr);
   const bool root = comm.rank() == 0;
+  // Until training starts every rank checks the same things and fails alike:
+  // rank 0 alone says so. After, the rank that failed does.
+  bool started = false;
   try {
     if (config.budget.energy_j || config.budget.co2_g || config.prediction.after_epochs != 0 ||
         config.prediction.max_energy_j) {
@@ -84,12 +89,12 @@ void RunTrainDistributed(JobConfig config, const std::string& name, const Ledger
       recorder->AppendEpoch(EpochRowOf(s));
     };
     std::unique_ptr<dist::DataParallel> dp;
-    auto adapt = [&](Sequential& model, Loss& loss, const PreparedData& data,
-                     FitOptions& options) {
+    auto adapt = [&](Sequential& model, Loss& loss, const PreparedData& data, FitOptions& options) {
       dp = std::make_unique<dist::DataParallel>(comm, model, loss);
       dp->BroadcastWeights();
       dp->Install(options, data.target_scaler);
     };
+    started = true;
     JobResult r = RunJob(config, on_epoch, callbacks, nullptr, /*validated=*/true, adapt);
     dist::JobEnergy job = dist::ReduceJobEnergy(comm, r.energy);
     if (!root) return;
@@ -113,8 +118,13 @@ void RunTrainDistributed(JobConfig config, const std::string& name, const Ledger
   } catch (const std::exception& e) {
     // One line, then every rank ends: the others would wait in their next
     // collective for this one forever.
-    std::fprintf(stderr, "joule: error: rank %d of %d: %s\n", comm.rank(), comm.size(), e.what());
-    std::fflush(stderr);
+    if (root || started) {
+      std::fprintf(stderr, "joule: error: rank %d of %d: %s\n", comm.rank(), comm.size(), e.what());
+      std::fflush(stderr);
+    } else {
+      // Rank 0 fails the same way: let it print and end the job first.
+      std::this_thread::sleep_for(std::chrono::seconds(5));
+    }
     comm.Abort(2);
   }
 }

@@ -87,7 +87,8 @@ void RunFederatedCommand(const FederatedFlags& f) {
     dist::CheckFederatedOptions(o, comm.size());
     int threads = f.threads;
     if (threads == 0) {
-      threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / comm.local_size());
+      threads =
+          std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / comm.local_size());
     }
     SetNumThreads(threads);
     nlohmann::json config = {{"rounds", o.rounds},
@@ -132,20 +133,21 @@ void RunFederatedCommand(const FederatedFlags& f) {
     nlohmann::json metrics = dist::FederatedJson(r);
     metrics["accuracy"] = r.final_accuracy;
     recorder->Finish(RunStatus::kCompleted,
-                     r.dropped_ranks.empty() ? "" : std::to_string(r.dropped_ranks.size()) +
-                                                        " client rank(s) dropped",
+                     r.dropped_ranks.empty()
+                         ? ""
+                         : std::to_string(r.dropped_ranks.size()) + " client rank(s) dropped",
                      energy, metrics);
     if (f.json) {
       std::printf("%s\n", metrics.dump().c_str());
     } else {
       std::printf("federated %s, %s partition, %d round(s): global accuracy %.4f in %.1f s\n",
                   o.strategy.c_str(), o.partition.c_str(), o.rounds, r.final_accuracy, r.seconds);
-      std::printf("energy: machine %s (each node's leader, once per node), ranks' shares %s, %s; "
-                  "%.2f MB sent over MPI\n",
-                  FormatJoules(r.energy.machine_energy_j).c_str(),
-                  FormatJoules(r.energy.energy_j).c_str(),
-                  r.energy.method.empty() ? "not metered" : r.energy.method.c_str(),
-                  static_cast<double>(r.energy.comm.bytes_sent) / 1e6);
+      std::printf(
+          "energy: machine %s (each node's leader, once per node), ranks' shares %s, %s; "
+          "%.2f MB sent over MPI\n",
+          FormatJoules(r.energy.machine_energy_j).c_str(), FormatJoules(r.energy.energy_j).c_str(),
+          r.energy.method.empty() ? "not metered" : r.energy.method.c_str(),
+          static_cast<double>(r.energy.comm.bytes_sent) / 1e6);
       for (int rank : r.dropped_ranks) {
         std::printf("rank %d stopped answering and was dropped; the job went on without it\n",
                     rank);
@@ -186,7 +188,8 @@ void RegisterFederatedCommand(CLI::App& app) {
   cmd->add_option("--client-timeout", f->client_timeout_s,
                   "seconds the server waits for a client rank in a round before dropping it");
   cmd->add_option("--train-rows", f->train_rows, "use the first N training rows (0: all)");
-  cmd->add_option("--threads", f->threads, "compute threads per rank (0: the node's cores / ranks)");
+  cmd->add_option("--threads", f->threads,
+                  "compute threads per rank (0: the node's cores / ranks)");
   cmd->add_option("--power", f->power_w,
                   "declared wall power in W instead of the sensors (labelled declared)");
   cmd->add_flag("--no-meter", f->no_meter, "do not meter the clients' training");

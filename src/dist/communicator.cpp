@@ -113,8 +113,7 @@ void Communicator::Broadcast(std::string& text, int root) {
   Check(MPI_Bcast(&n, 1, MPI_LONG_LONG, root, MPI_COMM_WORLD), "MPI_Bcast");
   text.resize(static_cast<std::size_t>(n));
   if (n > 0) {
-    Check(MPI_Bcast(text.data(), static_cast<int>(n), MPI_CHAR, root, MPI_COMM_WORLD),
-          "MPI_Bcast");
+    Check(MPI_Bcast(text.data(), static_cast<int>(n), MPI_CHAR, root, MPI_COMM_WORLD), "MPI_Bcast");
   }
   if (rank_ == root) {
     stats_.bytes_sent += n;
@@ -136,8 +135,7 @@ void Communicator::AllreduceSum(float* data, std::int64_t n) {
 
 void Communicator::AllreduceSum(double* data, std::int64_t n) {
   Timed t(stats_);
-  Check(MPI_Allreduce(MPI_IN_PLACE, data, static_cast<int>(n), MPI_DOUBLE, MPI_SUM,
-                      MPI_COMM_WORLD),
+  Check(MPI_Allreduce(MPI_IN_PLACE, data, static_cast<int>(n), MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD),
         "MPI_Allreduce");
   stats_.bytes_sent += n * static_cast<std::int64_t>(sizeof(double));
   stats_.bytes_received += n * static_cast<std::int64_t>(sizeof(double));

@@ -101,7 +101,8 @@ FitStepResult DataParallel::Step(const Tensor& x, const Tensor& y) {
     const Tensor& pred = model_.Forward(x_, /*training=*/true);
     double loss = loss_.Compute(pred, y_, grad_);
     loss_sum = loss * static_cast<double>(hi - lo);
-    if (pred.rank() == 2 && pred.dim(1) > 1) correct = static_cast<double>(CountCorrectRows(pred, y_));
+    if (pred.rank() == 2 && pred.dim(1) > 1)
+      correct = static_cast<double>(CountCorrectRows(pred, y_));
     model_.Backward(grad_);
   } else {
     // A global batch smaller than the ranks: this rank's share is nothing.

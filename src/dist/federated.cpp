@@ -34,7 +34,8 @@ std::vector<char> Pack(const nlohmann::json& header, const std::vector<float>& f
 
 void Unpack(const std::vector<char>& bytes, nlohmann::json& header, std::vector<float>& floats) {
   std::uint64_t n = 0;
-  if (bytes.size() < 8) throw Error("federated: a message of " + std::to_string(bytes.size()) + " bytes");
+  if (bytes.size() < 8)
+    throw Error("federated: a message of " + std::to_string(bytes.size()) + " bytes");
   std::memcpy(&n, bytes.data(), 8);
   if (n > bytes.size() - 8) throw Error("federated: a message's header overruns it");
   header = nlohmann::json::parse(bytes.begin() + 8, bytes.begin() + 8 + static_cast<long>(n));
@@ -122,7 +123,8 @@ LocalResult TrainLocal(Setup& s, const FederatedOptions& o, const std::vector<fl
   std::vector<Parameter*> params = s.model.Parameters();
   std::vector<float> anchor;
   if (o.strategy == "fedprox" && o.mu > 0) {
-    for (Parameter* p : params) anchor.insert(anchor.end(), p->value.f32(), p->value.f32() + p->value.numel());
+    for (Parameter* p : params)
+      anchor.insert(anchor.end(), p->value.f32(), p->value.f32() + p->value.numel());
     fit.step = [&](const Tensor& x, const Tensor& y) {
       const Tensor& pred = s.model.Forward(x, /*training=*/true);
       Tensor grad;
@@ -131,8 +133,8 @@ LocalResult TrainLocal(Setup& s, const FederatedOptions& o, const std::vector<fl
       std::int64_t classes = pred.dim(1);
       for (std::int64_t i = 0; i < pred.dim(0); ++i) {
         const float* row = pred.f32() + i * classes;
-        r.correct += (std::max_element(row, row + classes) - row) ==
-                     static_cast<std::int64_t>(y.f32()[i]);
+        r.correct +=
+            (std::max_element(row, row + classes) - row) == static_cast<std::int64_t>(y.f32()[i]);
       }
       s.model.Backward(grad);
       const float mu = static_cast<float>(o.mu);
@@ -140,7 +142,8 @@ LocalResult TrainLocal(Setup& s, const FederatedOptions& o, const std::vector<fl
       for (Parameter* p : params) {
         float* g = p->grad.f32();
         const float* w = p->value.f32();
-        for (std::int64_t k = 0; k < p->value.numel(); ++k) g[k] += mu * (w[k] - anchor[off + static_cast<std::size_t>(k)]);
+        for (std::int64_t k = 0; k < p->value.numel(); ++k)
+          g[k] += mu * (w[k] - anchor[off + static_cast<std::size_t>(k)]);
         off += static_cast<std::size_t>(p->value.numel());
       }
       return r;
@@ -154,8 +157,12 @@ LocalResult TrainLocal(Setup& s, const FederatedOptions& o, const std::vector<fl
 }
 
 std::vector<double> FinalFigures(Communicator& comm, const EnergyReport& e) {
-  return {static_cast<double>(comm.node()), comm.leader() ? 1.0 : 0.0, e.energy_j,
-          e.machine_energy_j, e.co2_g(), e.duration_s};
+  return {static_cast<double>(comm.node()),
+          comm.leader() ? 1.0 : 0.0,
+          e.energy_j,
+          e.machine_energy_j,
+          e.co2_g(),
+          e.duration_s};
 }
 
 RankEnergy RankEnergyOf(int rank, const nlohmann::json& h, const CommStats& stats) {
@@ -173,12 +180,17 @@ RankEnergy RankEnergyOf(int rank, const nlohmann::json& h, const CommStats& stat
 
 nlohmann::json FinalHeader(Communicator& comm, const EnergyReport& e) {
   std::vector<double> f = FinalFigures(comm, e);
-  return {{"node", comm.node()},         {"leader", comm.leader()},
-          {"energy_j", f[2]},            {"machine_energy_j", f[3]},
-          {"co2_g", f[4]},               {"duration_s", f[5]},
-          {"method", e.method},          {"bytes_sent", comm.stats().bytes_sent},
+  return {{"node", comm.node()},
+          {"leader", comm.leader()},
+          {"energy_j", f[2]},
+          {"machine_energy_j", f[3]},
+          {"co2_g", f[4]},
+          {"duration_s", f[5]},
+          {"method", e.method},
+          {"bytes_sent", comm.stats().bytes_sent},
           {"bytes_received", comm.stats().bytes_received},
-          {"mpi_s", comm.stats().mpi_s}, {"mpi_calls", comm.stats().calls}};
+          {"mpi_s", comm.stats().mpi_s},
+          {"mpi_calls", comm.stats().calls}};
 }
 
 void RunClient(Communicator& comm, const FederatedOptions& o, Setup& s, MeterSession* meter) {
@@ -234,8 +246,9 @@ void RunClient(Communicator& comm, const FederatedOptions& o, Setup& s, MeterSes
 
 void CheckFederatedOptions(const FederatedOptions& o, int ranks) {
   if (ranks < 2) {
-    throw Error("joule federated needs at least 2 ranks (rank 0 is the server): run it as "
-                "mpirun -n 3 joule federated ...");
+    throw Error(
+        "joule federated needs at least 2 ranks (rank 0 is the server): run it as "
+        "mpirun -n 3 joule federated ...");
   }
   if (o.rounds < 1) throw Error("--rounds " + std::to_string(o.rounds) + ": must be >= 1");
   if (o.clients < 0) throw Error("--clients " + std::to_string(o.clients) + ": must be >= 0");
@@ -276,7 +289,8 @@ std::vector<std::vector<std::int64_t>> PartitionRows(const std::vector<int>& lab
   }
   const std::string prefix = "dirichlet:";
   if (partition.rfind(prefix, 0) != 0) {
-    throw Error("--partition " + partition + ": expected iid or dirichlet:ALPHA (e.g. dirichlet:0.1)");
+    throw Error("--partition " + partition +
+                ": expected iid or dirichlet:ALPHA (e.g. dirichlet:0.1)");
   }
   double alpha = 0;
   try {
@@ -309,7 +323,8 @@ std::vector<std::vector<std::int64_t>> PartitionRows(const std::vector<int>& lab
     std::int64_t lo = 0, m = static_cast<std::int64_t>(rows.size());
     for (int c = 0; c < clients; ++c) {
       acc += p[static_cast<std::size_t>(c)];
-      std::int64_t hi = c == clients - 1 ? m : static_cast<std::int64_t>(std::llround(m * acc / sum));
+      std::int64_t hi =
+          c == clients - 1 ? m : static_cast<std::int64_t>(std::llround(m * acc / sum));
       hi = std::clamp(hi, lo, m);
       parts[static_cast<std::size_t>(c)].insert(parts[static_cast<std::size_t>(c)].end(),
                                                 rows.begin() + lo, rows.begin() + hi);
@@ -355,7 +370,8 @@ FederatedResult RunFederated(Communicator& comm, const FederatedOptions& o,
       if (alive[static_cast<std::size_t>(RankOfClient(c, ranks))]) candidates.push_back(c);
     }
     std::shuffle(candidates.begin(), candidates.end(), rng);
-    if (static_cast<int>(candidates.size()) > per_round) candidates.resize(static_cast<std::size_t>(per_round));
+    if (static_cast<int>(candidates.size()) > per_round)
+      candidates.resize(static_cast<std::size_t>(per_round));
     std::sort(candidates.begin(), candidates.end());
     std::map<int, std::vector<int>> by_rank;
     for (int c : candidates) by_rank[RankOfClient(c, ranks)].push_back(c);
@@ -398,9 +414,10 @@ FederatedResult RunFederated(Communicator& comm, const FederatedOptions& o,
           throw Error("federated: client " + std::to_string(cr.client) + " sent " +
                       std::to_string(n) + " weights, expected " + std::to_string(global.size()));
         }
-        // As a real client would move them: the global model down, its own
-        // update (weights and its figures) up.
-        cr.bytes_down = down_bytes[from] / static_cast<std::int64_t>(updates.size());
+        // As a real client would move them: the whole round message (the
+        // global model) down, even when its rank hosts several simulated
+        // clients and received it once; its own update and figures up.
+        cr.bytes_down = down_bytes[from];
         cr.bytes_up = static_cast<std::int64_t>(n * sizeof(float) + u.dump().size());
         const double w = static_cast<double>(cr.examples);
         for (std::size_t k = 0; k < n; ++k) sum[k] += w * floats[off + k];
@@ -412,7 +429,8 @@ FederatedResult RunFederated(Communicator& comm, const FederatedOptions& o,
     for (int rank : waiting) alive[static_cast<std::size_t>(rank)] = false;
     // FedAvg: the example-weighted mean of the updates that arrived.
     if (examples > 0) {
-      for (std::size_t k = 0; k < global.size(); ++k) global[k] = static_cast<float>(sum[k] / examples);
+      for (std::size_t k = 0; k < global.size(); ++k)
+        global[k] = static_cast<float>(sum[k] / examples);
     }
     for (int c : candidates) {
       auto it = got.find(c);
@@ -446,7 +464,8 @@ FederatedResult RunFederated(Communicator& comm, const FederatedOptions& o,
   }
   for (int r = 1; r < ranks; ++r) {
     if (!alive[static_cast<std::size_t>(r)]) continue;
-    comm.Send(Pack({{"stop", true}, {"finalize", !any_dropped}}, {}), r, kTagRound, o.client_timeout_s);
+    comm.Send(Pack({{"stop", true}, {"finalize", !any_dropped}}, {}), r, kTagRound,
+              o.client_timeout_s);
   }
   if (any_dropped) comm.SkipFinalize();
   EnergyReport mine;

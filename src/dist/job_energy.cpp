@@ -121,7 +121,8 @@ EnergyReport JobEnergyReport(const EnergyReport& rank0, const JobEnergy& job) {
   EnergyReport r = rank0;
   if (!r.metered()) return r;
   double scale = rank0.energy_j > 0 ? job.energy_j / rank0.energy_j : 0;
-  double machine_scale = rank0.machine_energy_j > 0 ? job.machine_energy_j / rank0.machine_energy_j : 0;
+  double machine_scale =
+      rank0.machine_energy_j > 0 ? job.machine_energy_j / rank0.machine_energy_j : 0;
   for (ComponentReport& c : r.components) {
     c.energy_j *= scale;
     c.machine_j *= machine_scale;

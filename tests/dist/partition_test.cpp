@@ -45,9 +45,10 @@ TEST(Partition, DirichletSkewFollowsAlpha) {
     for (const auto& p : parts) {
       if (p.size() < 100) continue;
       std::vector<int> count(classes, 0);
-      for (std::int64_t r : p) ++count[static_cast<std::size_t>(labels[static_cast<std::size_t>(r)])];
-      worst = std::max(worst, *std::max_element(count.begin(), count.end()) /
-                                  static_cast<double>(p.size()));
+      for (std::int64_t r : p)
+        ++count[static_cast<std::size_t>(labels[static_cast<std::size_t>(r)])];
+      worst = std::max(
+          worst, *std::max_element(count.begin(), count.end()) / static_cast<double>(p.size()));
     }
     return worst;
   };

@@ -63,7 +63,7 @@ std::string Mpirun(int ranks, const std::string& extra = "") {
          std::to_string(ranks) + " " + JOULE_BINARY;
 }
 
-Result Run(const std::string& command, const std::string& dir) {
+Result Shell(const std::string& command, const std::string& dir) {
   std::string out = dir + "/stdout", err = dir + "/stderr";
   int status = std::system((command + " >" + out + " 2>" + err).c_str());
   Result r;
@@ -113,7 +113,8 @@ double MaxRelDifference(const std::string& a_dir, const std::string& b_dir) {
     const joule::Tensor& y = *tb[i].second;
     EXPECT_EQ(x.numel(), y.numel());
     double scale = 1e-12;
-    for (std::int64_t k = 0; k < x.numel(); ++k) scale = std::max(scale, std::fabs(double(x.f32()[k])));
+    for (std::int64_t k = 0; k < x.numel(); ++k)
+      scale = std::max(scale, std::fabs(double(x.f32()[k])));
     for (std::int64_t k = 0; k < x.numel() && k < y.numel(); ++k) {
       worst = std::max(worst, std::fabs(double(x.f32()[k]) - double(y.f32()[k])) / scale);
     }
@@ -121,27 +122,31 @@ double MaxRelDifference(const std::string& a_dir, const std::string& b_dir) {
   return worst;
 }
 
-// 301 rows in batches of 64: the last global batch (45 rows) splits unevenly
-// over 2 and 4 ranks, which the weighting must get right.
+// 1001 rows in batches of 64: the last global batch (41 rows) splits unevenly
+// over 2 and 4 ranks, which the weighting must get right. lr 0.02: at 0.05
+// with momentum 0.9 MNIST's MLP is chaotic over a few hundred steps (a change
+// of 2e-6 in the lr alone moves a bias by 50 % of its range after 275 steps),
+// so float-order differences would grow past any tolerance there too
+// (docs/distributed.md).
 const char kTrainFlags[] =
-    " --model mlp --epochs 1 --batch 64 --threads 1 --seed 3 --no-ledger --lr-schedule constant";
+    " --model mlp --epochs 1 --batch 64 --lr 0.02 --threads 1 --seed 3 --no-ledger "
+    "--lr-schedule constant";
 
 TEST(DataParallel, TwoAndFourRanksEqualOneProcessAfterOneEpoch) {
-  const std::string data = IdxDir("dp_data", 301);
+  const std::string data = IdxDir("dp_data", 1001);
   const std::string dir = Scratch("dp_equal");
-  Result one = Run(std::string(JOULE_BINARY) + " train --data " + data + kTrainFlags +
-                       " --save " + dir + "/one",
-                   dir);
+  Result one = Shell(
+      std::string(JOULE_BINARY) + " train --data " + data + kTrainFlags + " --save " + dir + "/one",
+      dir);
   ASSERT_EQ(one.code, 0) << one.err;
   for (int ranks : {2, 4}) {
     std::string out = dir + "/r" + std::to_string(ranks);
-    Result r = Run(Mpirun(ranks) + " train --distributed --data " + data + kTrainFlags +
-                       " --save " + out,
-                   dir);
+    Result r = Shell(
+        Mpirun(ranks) + " train --distributed --data " + data + kTrainFlags + " --save " + out,
+        dir);
     ASSERT_EQ(r.code, 0) << r.err;
     double diff = MaxRelDifference(dir + "/one", out);
     EXPECT_LE(diff, kWeightRelTol) << ranks << " ranks";
-    EXPECT_GT(diff + 1, 0);  // printed below for the record
     std::printf("%d ranks vs one process: max relative weight difference %.3g (tolerance %.0e)\n",
                 ranks, diff, kWeightRelTol);
   }
@@ -152,20 +157,20 @@ TEST(DataParallel, ResumedRunEqualsUninterruptedRun) {
   const std::string dir = Scratch("dp_resume");
   std::string flags = std::string(" train --distributed --data ") + data +
                       " --model mlp --batch 64 --threads 1 --seed 4 --no-ledger";
-  Result full = Run(Mpirun(2) + flags + " --epochs 2 --save " + dir + "/full", dir);
+  Result full = Shell(Mpirun(2) + flags + " --epochs 2 --save " + dir + "/full", dir);
   ASSERT_EQ(full.code, 0) << full.err;
-  Result first = Run(Mpirun(2) + flags + " --epochs 2 --checkpoint-dir " + dir +
-                         "/ck --checkpoint-every 1 --save " + dir + "/unused",
-                     dir);
+  Result first = Shell(Mpirun(2) + flags + " --epochs 2 --checkpoint-dir " + dir +
+                           "/ck --checkpoint-every 1 --save " + dir + "/unused",
+                       dir);
   ASSERT_EQ(first.code, 0) << first.err;
   // Interrupted after epoch 1: drop epoch 2's checkpoints, then resume.
   for (const auto& e : fs::recursive_directory_iterator(dir + "/ck")) {
     if (e.path().filename().string().find("epoch-0002") != std::string::npos) fs::remove(e.path());
   }
   ASSERT_TRUE(fs::exists(dir + "/ck/rank-1")) << "rank 1 keeps its own checkpoints";
-  Result resumed = Run(Mpirun(2) + flags + " --epochs 2 --checkpoint-dir " + dir +
-                           "/ck --resume --save " + dir + "/resumed",
-                       dir);
+  Result resumed = Shell(Mpirun(2) + flags + " --epochs 2 --checkpoint-dir " + dir +
+                             "/ck --resume --save " + dir + "/resumed",
+                         dir);
   ASSERT_EQ(resumed.code, 0) << resumed.err;
   EXPECT_EQ(MaxRelDifference(dir + "/full", dir + "/resumed"), 0.0);
 }
@@ -176,9 +181,10 @@ TEST(DataParallel, ResumedRunEqualsUninterruptedRun) {
 TEST(DistributedEnergy, NodeCountedOnceAndRanksAddUpToItsShare) {
   const std::string data = IdxDir("energy_data", 600);
   const std::string dir = Scratch("energy");
-  Result r = Run(Mpirun(2) + " train --distributed --data " + data +
-                     " --model mlp --epochs 2 --batch 64 --threads 1 --no-ledger --power 100 --json",
-                 dir);
+  Result r =
+      Shell(Mpirun(2) + " train --distributed --data " + data +
+                " --model mlp --epochs 2 --batch 64 --threads 1 --no-ledger --power 100 --json",
+            dir);
   ASSERT_EQ(r.code, 0) << r.err;
   nlohmann::json j = nlohmann::json::parse(r.out);
   const nlohmann::json& d = j.at("distributed");
@@ -269,9 +275,9 @@ TEST(DataParallel, ADeadRankEndsTheJobInsteadOfHanging) {
   const std::string data = IdxDir("dead_data", 2000);
   const std::string dir = Scratch("dead");
   pid_t job = Start(Mpirun(2) + " train --distributed --data " + data +
-                        " --model mlp --epochs 200 --batch 32 --threads 1 --no-ledger",
+                        " --model mlp --epochs 2000 --batch 32 --threads 1 --no-ledger",
                     dir);
-  ASSERT_TRUE(WaitForText(dir + "/stderr", "epoch 1/", 60)) << Slurp(dir + "/stderr");
+  ASSERT_TRUE(WaitForText(dir + "/stderr", "1/2000", 60)) << Slurp(dir + "/stderr");
   pid_t rank1 = RankPid(job, 1);
   if (rank1 == 0) {
     // mpirun may run under sh: look one level down.
@@ -288,20 +294,21 @@ TEST(DataParallel, ADeadRankEndsTheJobInsteadOfHanging) {
 
 TEST(DataParallel, ARankErrorIsOneLineAndEndsEveryRank) {
   const std::string dir = Scratch("rank_error");
-  Result r = Run(Mpirun(2) + " train --distributed --data mnist --epochs 1 --budget-j 5 --no-ledger",
-                 dir);
+  Result r = Shell(
+      Mpirun(2) + " train --distributed --data mnist --epochs 1 --budget-j 5 --no-ledger", dir);
   EXPECT_NE(r.code, 0);
-  EXPECT_NE(r.err.find("of 2: --distributed: budgets"), std::string::npos)
-      << r.err;
+  EXPECT_NE(r.err.find("of 2: --distributed: budgets"), std::string::npos) << r.err;
 }
 
 TEST(Federated, RoundsRecordClientsJoulesAndBytesInTheLedger) {
   const std::string dir = Scratch("fed");
   const std::string ledger = dir + "/ledger.db";
-  Result r = Run(Mpirun(3) + " federated --rounds 2 --clients 4 --clients-per-round 3 "
-                     "--train-rows 2000 --partition dirichlet:0.5 --strategy fedprox --mu 0.01 "
-                     "--threads 1 --json --ledger " + ledger,
-                 dir);
+  Result r = Shell(Mpirun(3) +
+                       " federated --rounds 2 --clients 4 --clients-per-round 3 "
+                       "--train-rows 2000 --partition dirichlet:0.5 --strategy fedprox --mu 0.01 "
+                       "--threads 1 --json --ledger " +
+                       ledger,
+                   dir);
   ASSERT_EQ(r.code, 0) << r.err;
   nlohmann::json j = nlohmann::json::parse(r.out);
   ASSERT_EQ(j.at("rounds").size(), 2u);
@@ -312,19 +319,21 @@ TEST(Federated, RoundsRecordClientsJoulesAndBytesInTheLedger) {
       EXPECT_FALSE(c.at("dropped").get<bool>());
       EXPECT_GT(c.at("bytes_down").get<double>(), 4 * 200000);  // the MLP's weights
       EXPECT_GT(c.at("bytes_up").get<double>(), 4 * 200000);
-      if (c.at("examples").get<double>() > 0) EXPECT_GT(c.at("energy_j").get<double>(), 0);
+      if (c.at("examples").get<double>() > 0) {
+        EXPECT_GT(c.at("energy_j").get<double>(), 0);
+      }
       EXPECT_EQ(c.at("energy_method").get<std::string>().rfind("estimated:", 0), 0u)
           << c.at("energy_method");
     }
   }
-  Result list = Run(std::string(JOULE_BINARY) + " runs list --json --ledger " + ledger, dir);
+  Result list = Shell(std::string(JOULE_BINARY) + " runs list --json --ledger " + ledger, dir);
   ASSERT_EQ(list.code, 0) << list.err;
   nlohmann::json runs = nlohmann::json::parse(list.out);
   ASSERT_EQ(runs.size(), 1u);
   EXPECT_EQ(runs[0].at("kind"), "federated");
-  Result show = Run(std::string(JOULE_BINARY) + " runs show " +
-                        runs[0].at("id").get<std::string>() + " --json --ledger " + ledger,
-                    dir);
+  Result show = Shell(std::string(JOULE_BINARY) + " runs show " +
+                          runs[0].at("id").get<std::string>() + " --json --ledger " + ledger,
+                      dir);
   ASSERT_EQ(show.code, 0) << show.err;
   nlohmann::json run = nlohmann::json::parse(show.out);
   EXPECT_EQ(run.at("metrics").at("rounds").size(), 2u) << show.out;
