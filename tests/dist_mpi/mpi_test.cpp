@@ -340,6 +340,21 @@ TEST(Federated, RoundsRecordClientsJoulesAndBytesInTheLedger) {
   EXPECT_GT(run.at("metrics").at("rounds")[0].at("clients")[0].at("bytes_up").get<double>(), 0);
 }
 
+// Acceptance: FedAvg over IID partitions of all of MNIST reaches 97 % in 6
+// rounds (4 clients on 2 ranks, each 1 local epoch; measured 97.2 % at round
+// 4, 97.5 % at round 6). About 12 s.
+TEST(Federated, FedAvgIidReaches97PercentOnMnist) {
+  const std::string dir = Scratch("fed97");
+  Result r = Shell(Mpirun(3) +
+                       " federated --rounds 6 --clients 4 --partition iid "
+                       "--local-epochs 1 --batch-size 32 --lr 0.05 --threads 1 "
+                       "--json --no-ledger",
+                   dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  nlohmann::json j = nlohmann::json::parse(r.out);
+  EXPECT_GE(j.at("final_accuracy").get<double>(), 0.97) << r.err;
+}
+
 // Open MPI ends the whole job when a rank dies unless mpirun runs with
 // --enable-recovery; with it, the server's timeout drops the dead client.
 TEST(Federated, AClientKilledMidRoundIsDroppedAndTheJobFinishes) {
