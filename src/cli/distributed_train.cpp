@@ -9,6 +9,7 @@
 #include <optional>
 #include <thread>
 
+#include "cli/commands.hpp"
 #include "cli/distributed.hpp"
 #include "cli/progress.hpp"
 #include "joule/util.hpp"
@@ -125,6 +126,7 @@ void RunTrainDistributed(JobConfig config, const std::string& name, const Ledger
       // Rank 0 fails the same way: let it print and end the job first.
       std::this_thread::sleep_for(std::chrono::seconds(5));
     }
+    if (comm.size() == 1) throw CliExit{2};  // no other rank to end
     comm.Abort(2);
   }
 }

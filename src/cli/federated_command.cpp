@@ -1,6 +1,7 @@
 // joule federated: FedAvg / FedProx under mpirun, rank 0 the server and the
 // other ranks hosting the simulated clients (joule/dist.hpp). Rank 0 prints a
 // line per round and records the job, its rounds and clients in the ledger.
+#include <chrono>
 #include <cstdio>
 #include <memory>
 #include <optional>
@@ -66,6 +67,9 @@ void PrintRound(const dist::FederatedRound& r, int rounds) {
 void RunFederatedCommand(const FederatedFlags& f) {
   dist::Communicator comm(nullptr, nullptr);
   const bool root = comm.rank() == 0;
+  // As in train --distributed: a bad option fails every rank alike, and rank
+  // 0 alone says so; once the rounds began, the rank that failed does.
+  bool started = false;
   try {
     dist::FederatedOptions o;
     o.rounds = f.rounds;
@@ -119,6 +123,7 @@ void RunFederatedCommand(const FederatedFlags& f) {
       row.metrics = {{"accuracy", r.global_accuracy}, {"eval_loss", r.global_loss}};
       recorder->AppendEpoch(row);
     };
+    started = true;
     std::function<void(const dist::FederatedRound&)> round_hook;
     if (root) round_hook = on_round;
     dist::FederatedResult r = dist::RunFederated(comm, o, round_hook);
@@ -155,8 +160,13 @@ void RunFederatedCommand(const FederatedFlags& f) {
     }
     std::fflush(stdout);
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "joule: error: rank %d of %d: %s\n", comm.rank(), comm.size(), e.what());
-    std::fflush(stderr);
+    if (root || started) {
+      std::fprintf(stderr, "joule: error: rank %d of %d: %s\n", comm.rank(), comm.size(), e.what());
+      std::fflush(stderr);
+    } else {
+      std::this_thread::sleep_for(std::chrono::seconds(5));
+    }
+    if (comm.size() == 1) throw CliExit{2};  // no job to end
     comm.Abort(2);
   }
 }
