@@ -17,10 +17,13 @@ set -euo pipefail
 # ocl-icd-opencl-dev: Debian's dnnl-config.cmake calls find_package(OpenCL), but
 # libdnnl-dev only Recommends it, and recommends are not installed here; a bare
 # root without it stops at CMake (scripts/check-fresh.sh proves it is enough).
+# libopenmpi-dev, openmpi-bin: the optional MPI layer (joule train --distributed,
+# joule federated) and its tests under mpirun; the core builds without them.
 packages=(build-essential cmake ninja-build pkg-config git
           libdnnl-dev ocl-icd-opencl-dev zlib1g-dev libsqlite3-dev nlohmann-json3-dev libcli11-dev
           libtomlplusplus-dev libcpp-httplib-dev libssl-dev libgtest-dev libgmock-dev libbenchmark-dev
-          clang-format python3 libonnx-dev libprotobuf-dev protobuf-compiler)
+          clang-format python3 libonnx-dev libprotobuf-dev protobuf-compiler
+          libopenmpi-dev openmpi-bin)
 if [[ "${1:-}" == "--bench" ]]; then
   # OpenBLAS: without it Debian's torch runs on the reference BLAS, a peer too weak to
   # be worth beating.

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The tests on a fresh Debian 12 machine: install, build, run every CTest
-# label (unit, integration, e2e, browser, python: PyTorch -> ONNX -> joule).
+# label (unit, integration, e2e, browser, python: PyTorch -> ONNX -> joule; mpi:
+# under mpirun, when built with Open MPI).
 #   scripts/test.sh              Release build, all tests
-#   scripts/test.sh --sanitize   ASan+UBSan build, unit and e2e tests
+#   scripts/test.sh --sanitize   ASan+UBSan build, unit and e2e tests (not mpi:
+#                                Open MPI's own allocations would trip LeakSanitizer)
 set -euo pipefail
 # ctest runs two tests at once on two cores: one compute thread each, or
 # OpenMP teams wait on each other's cores and every test slows tenfold.

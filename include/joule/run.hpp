@@ -223,9 +223,17 @@ std::optional<ConfigProblem> ResolveMeteringOptions(MeteringOptions& metering);
 // target, task, seed and validation fraction). `validated`: the caller ran
 // ValidateJobConfig on this config already (a front end that words the
 // problems itself), so it is not run again. Throws Error.
+//
+// `adapt`, when set, is called once the model (seeded, before any step), the
+// loss and Fit's options are built, just before Fit: data-parallel training
+// (joule/dist.hpp) installs its step and evaluation hooks there and
+// broadcasts rank 0's weights.
+using FitAdapter = std::function<void(Sequential& model, Loss& loss, const PreparedData& data,
+                                      FitOptions& options)>;
 JobResult RunJob(const JobConfig& config, const std::function<void(const EpochStats&)>& on_epoch,
                  const std::vector<Callback*>& extra_callbacks = {},
-                 const PreparedData* data = nullptr, bool validated = false);
+                 const PreparedData* data = nullptr, bool validated = false,
+                 const FitAdapter& adapt = nullptr);
 
 // ---------------------------------------------------------------------------
 // Run records

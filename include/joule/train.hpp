@@ -680,9 +680,10 @@ struct FitOptions {
 
   // The step hook, for training that is more than the model's Forward, the
   // loss and Backward (distillation needs the teacher's logits, early exit
-  // trains several heads): it must fill the grad of every parameter the
-  // optimizer steps. Null: the plain step. The loop around it (batches,
-  // callbacks, meter, checkpoints, the optimizer's step) is the same.
+  // trains several heads, data-parallel training takes its rank's slice of
+  // the batch and all-reduces the gradients: joule/dist.hpp): it must fill
+  // the grad of every parameter the optimizer steps. Null: the plain step. The loop around it
+  // (batches, callbacks, meter, checkpoints, the optimizer's step) is the same.
   std::function<FitStepResult(const Tensor& x, const Tensor& y)> step;
   // The per-epoch evaluation of the monitored set; null: Evaluate(model, loss, ...).
   std::function<EvalResult(const Dataset& set)> evaluate;

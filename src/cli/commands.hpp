@@ -31,6 +31,8 @@ void RegisterRunCommand(CLI::App& app);
 void RegisterImportCommand(CLI::App& app);  // onnx_commands.cpp: ONNX in
 void RegisterExportCommand(CLI::App& app);  // onnx_commands.cpp: ONNX out
 void RegisterSearchCommand(CLI::App& app);  // search_command.cpp: the Pareto front
+// federated_command.cpp: FedAvg / FedProx under mpirun (needs a build with MPI)
+void RegisterFederatedCommand(CLI::App& app);
 // `joule compress` and its subcommands, each in its own file
 // (compress_<name>.cpp), registered on the `compress` subcommand.
 void RegisterCompressCommand(CLI::App& app);

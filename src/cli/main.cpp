@@ -23,7 +23,7 @@ void ReexecWithPassiveOmpWaiting(int argc, char** argv) {
   if (argc < 2 || std::getenv("OMP_WAIT_POLICY") != nullptr) return;
   std::string command = argv[1];
   if (command != "train" && command != "demo" && command != "eval" && command != "study" &&
-      command != "compress" && command != "bench-infer") {
+      command != "compress" && command != "bench-infer" && command != "federated") {
     return;
   }
   setenv("OMP_WAIT_POLICY", "passive", /*overwrite=*/0);
@@ -57,6 +57,7 @@ int main(int argc, char** argv) {
   joule::cli::RegisterImportCommand(app);
   joule::cli::RegisterExportCommand(app);
   joule::cli::RegisterSearchCommand(app);
+  joule::cli::RegisterFederatedCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

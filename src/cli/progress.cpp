@@ -123,6 +123,7 @@ nlohmann::json JobResultJson(const JobConfig& config, const JobResult& r) {
                       {"eval_set", r.eval_name},
                       {"loss", r.final_eval.loss},
                       {"energy_j", r.energy.energy_j},
+                      {"machine_energy_j", r.energy.machine_energy_j},
                       {"energy_wh", r.energy.energy_j / 3600.0},
                       {"energy_method", r.energy.method},
                       {"energy_estimated", r.energy.estimated},

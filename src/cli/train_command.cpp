@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cli/commands.hpp"
+#include "cli/distributed.hpp"
 #include "cli/job_flags.hpp"
 #include "cli/ledger_flags.hpp"
 #include "cli/progress.hpp"
@@ -24,6 +25,7 @@ struct TrainFlags {
   std::string recipe;
   bool json = false;
   bool list_keys = false;
+  bool distributed = false;
   LedgerFlags ledger;
   std::string bandit_batches, bandit_job;
   double bandit_beta = 2;
@@ -100,9 +102,18 @@ void RunTrain(const TrainFlags& t, const JobFlags& flags) {
     }
     recipe = ParseRecipe(text, t.recipe);
   }
+  if (t.distributed && !BuiltWithMpi()) throw Error(kNoMpiMessage);
   JobConfig config = recipe.config;
   flags.Apply(config);
   flags.Validate(config, t.recipe.empty() ? nullptr : &recipe);
+  if (t.distributed) {
+    if (!t.bandit_batches.empty()) {
+      throw Error("--bandit-batches: not with --distributed (the bandit plans one process's run)");
+    }
+    RunTrainDistributed(config, t.recipe.empty() ? "train" : recipe.name,
+                        ResolveLedgerTarget(t.ledger), t.json);
+    return;
+  }
   std::optional<BanditPlan> bandit;
   if (!t.bandit_batches.empty()) bandit = PlanBandit(t, recipe, config);
   EpochPrinter printer(config.epochs);
@@ -169,6 +180,10 @@ void RegisterTrainCommand(CLI::App& app) {
   cmd->add_option("--bandit-job", t->bandit_job,
                   "the recurring job's name, whose runs the bandit learns from (default: the "
                   "recipe's name)");
+  cmd->add_flag("--distributed", t->distributed,
+                "data-parallel training under mpirun: each rank trains its slice of every "
+                "global batch of --batch rows, gradients averaged with MPI_Allreduce; "
+                "rank 0 prints and records (needs a build with MPI)");
   AddLedgerFlags(*cmd, t->ledger);
   cmd->callback([t, flags] { RunTrain(*t, *flags); });
 }

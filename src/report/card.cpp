@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <ctime>
+#include <optional>
 
 #include "joule/util.hpp"
 #include "report/document.hpp"
@@ -178,8 +179,97 @@ Section MetricsSection(const RunRecord& run) {
   s.table.header = {"metric", "value"};
   s.table.numeric = {false, true};
   for (auto it = run.metrics.begin(); it != run.metrics.end(); ++it) {
+    // Shown in sections of their own (DistributedSection, RoundsSection).
+    if (!it.value().is_primitive() &&
+        (it.key() == "distributed" || it.key() == "rounds" || it.key() == "energy")) {
+      continue;
+    }
     s.table.rows.push_back(
         {Text(MetricName(it.key())), MetricCell(it.key(), it.value(), "/metrics")});
+  }
+  return s;
+}
+
+// The number at `key` of `j`, or 0.
+double NumberAt(const nlohmann::json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_number() ? it->get<double>() : 0.0;
+}
+
+// A distributed or federated job's ranks and nodes (metrics.distributed of
+// `joule train --distributed`, metrics.energy of `joule federated`).
+std::optional<Section> DistributedSection(const RunRecord& run) {
+  std::string at = "/metrics/distributed";
+  auto d = run.metrics.find("distributed");
+  if (d == run.metrics.end()) {
+    d = run.metrics.find("energy");
+    at = "/metrics/energy";
+  }
+  if (d == run.metrics.end() || !d->is_object() || !d->contains("ranks")) return std::nullopt;
+  const std::string method = d->value("method", std::string());
+  const std::string est = EstimatedBy(method);
+  Section s;
+  s.title = "Ranks and nodes";
+  s.before.push_back(
+      {Paragraph::kText,
+       "Each node's machine energy is its leader's measurement, counted once; a rank's energy "
+       "is its own process tree's share (" +
+           (method.empty() ? std::string("not metered") : method) + ")."});
+  s.table.header = {"", "energy (J)", "machine energy (J)", "MB to MPI", "s in MPI"};
+  s.table.numeric = {false, true, true, true, true};
+  int i = 0;
+  for (const nlohmann::json& n : d->value("nodes", nlohmann::json::array())) {
+    std::string f = at + "/nodes/" + std::to_string(i++);
+    s.table.rows.push_back(
+        {Text("node " + std::to_string(n.value("node", 0))),
+         Figure(NumberAt(n, "process_energy_j"), f + "/process_energy_j", "%.4g", est),
+         Figure(NumberAt(n, "machine_energy_j"), f + "/machine_energy_j", "%.4g", est), Text(""),
+         Text("")});
+  }
+  i = 0;
+  for (const nlohmann::json& r : d->value("ranks", nlohmann::json::array())) {
+    std::string f = at + "/ranks/" + std::to_string(i++);
+    s.table.rows.push_back({Text("rank " + std::to_string(r.value("rank", 0)) +
+                                 (r.value("leader", false) ? " (leader)" : "")),
+                            Figure(NumberAt(r, "energy_j"), f + "/energy_j", "%.4g", est), Text(""),
+                            Figure(NumberAt(r, "bytes_sent") / 1e6, "", "%.4g"),
+                            Figure(NumberAt(r, "mpi_s"), f + "/mpi_s", "%.3g")});
+  }
+  return s;
+}
+
+// A federated job's rounds: per round and client, joules, bytes, examples,
+// local accuracy; the round's global accuracy on its first row.
+std::optional<Section> RoundsSection(const RunRecord& run) {
+  auto rounds = run.metrics.find("rounds");
+  if (rounds == run.metrics.end() || !rounds->is_array()) return std::nullopt;
+  Section s;
+  s.title = "Federated rounds";
+  s.table.header = {"round",      "global accuracy", "client", "examples",
+                    "energy (J)", "kB down",         "kB up",  "local accuracy"};
+  s.table.numeric = {false, true, false, true, true, true, true, true};
+  int ri = 0;
+  for (const nlohmann::json& r : *rounds) {
+    std::string f = "/metrics/rounds/" + std::to_string(ri++);
+    int ci = 0;
+    for (const nlohmann::json& c : r.value("clients", nlohmann::json::array())) {
+      std::string cf = f + "/clients/" + std::to_string(ci);
+      std::string client = std::to_string(c.value("client", 0));
+      if (c.value("dropped", false)) client += " (dropped)";
+      std::vector<Cell> row = {
+          Text(ci == 0 ? std::to_string(r.value("round", 0)) : ""),
+          ci == 0 ? Figure(NumberAt(r, "global_accuracy"), f + "/global_accuracy", "%.4f")
+                  : Text(""),
+          Text(client),
+          Figure(NumberAt(c, "examples"), cf + "/examples", "%.0f"),
+          Figure(NumberAt(c, "energy_j"), cf + "/energy_j", "%.4g",
+                 EstimatedBy(c.value("energy_method", std::string()))),
+          Figure(NumberAt(c, "bytes_down") / 1e3, "", "%.1f"),
+          Figure(NumberAt(c, "bytes_up") / 1e3, "", "%.1f"),
+          Figure(NumberAt(c, "local_accuracy"), cf + "/local_accuracy", "%.4f")};
+      s.table.rows.push_back(std::move(row));
+      ++ci;
+    }
   }
   return s;
 }
@@ -288,6 +378,8 @@ Card BuildCard(const ReportRun& r, const ReportOptions& options, bool plots) {
   card.sections.push_back(EnergySection(r, options, plots));
   card.sections.push_back(CarbonSection(run, plots));
   if (!run.metrics.empty()) card.sections.push_back(MetricsSection(run));
+  if (std::optional<Section> d = DistributedSection(run)) card.sections.push_back(std::move(*d));
+  if (std::optional<Section> r = RoundsSection(run)) card.sections.push_back(std::move(*r));
   card.sections.push_back(SciSection(run, options));
   if (!run.epochs.empty()) card.sections.push_back(EpochsSection(run, plots));
   return card;

@@ -76,7 +76,7 @@ std::optional<ConfigProblem> TrainLayerProblem(const JobConfig& c) {
 
 JobResult RunJob(const JobConfig& config, const std::function<void(const EpochStats&)>& on_epoch,
                  const std::vector<Callback*>& extra_callbacks, const PreparedData* given,
-                 bool validated) {
+                 bool validated, const FitAdapter& adapt) {
   // Validating resolves the carbon model; the meter then uses that one.
   MeteringOptions metering = config.metering;
   if (!validated) {
@@ -125,6 +125,7 @@ JobResult RunJob(const JobConfig& config, const std::function<void(const EpochSt
   options.metering = &metering;
   options.checkpoint = config.checkpoint;
   options.on_epoch = on_epoch;
+  if (adapt) adapt(model, *loss, data, options);
 
   JobResult result;
   result.parameters = model.ParameterCount();
