@@ -475,6 +475,7 @@ FederatedResult RunFederated(Communicator& comm, const FederatedOptions& o,
   }
   // The job's energy from the ranks that finished: each sends its own share
   // and, when it leads its node, the node's machine energy.
+  result.server_report = mine;
   JobEnergy& job = result.energy;
   job.method = mine.method;
   std::vector<RankEnergy> ranks_energy;
