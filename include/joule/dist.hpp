@@ -254,6 +254,9 @@ struct FederatedResult {
   double final_accuracy = 0;
   double seconds = 0;
   JobEnergy energy;  // rank 0: every rank that finished, per rank and node
+  // Rank 0's own meter over the job (times, intensity, labels); with
+  // JobEnergyReport(server_report, energy) the job's report for the ledger.
+  EnergyReport server_report;
 };
 
 // Throws Error naming the option (its flag) when one is out of range, the

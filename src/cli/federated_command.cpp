@@ -128,13 +128,9 @@ void RunFederatedCommand(const FederatedFlags& f) {
     if (root) round_hook = on_round;
     dist::FederatedResult r = dist::RunFederated(comm, o, round_hook);
     if (!root) return;
-    EnergyReport energy;
-    energy.duration_s = r.seconds;
-    energy.method = r.energy.method;
-    energy.estimated = r.energy.method.find("estimated") != std::string::npos;
-    energy.energy_j = r.energy.energy_j;
-    energy.machine_energy_j = r.energy.machine_energy_j;
-    energy.operational_g = r.energy.co2_g;
+    // The job's figures over the server's report (its times, intensity and
+    // method label).
+    EnergyReport energy = dist::JobEnergyReport(r.server_report, r.energy);
     nlohmann::json metrics = dist::FederatedJson(r);
     metrics["accuracy"] = r.final_accuracy;
     recorder->Finish(RunStatus::kCompleted,

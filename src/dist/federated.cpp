@@ -199,16 +199,31 @@ void RunClient(Communicator& comm, const FederatedOptions& o, Setup& s, MeterSes
   std::vector<char> bytes;
   bool finalize = true;
   for (;;) {
-    if (comm.Receive(bytes, 0, kTagRound, kForever) < 0) break;
-    Unpack(bytes, header, global);
+    // The server writes to every live client rank each round (an empty list
+    // when none of its clients was drawn), and a round lasts at most the
+    // client timeout plus the server's own work: silence for much longer
+    // means the server is gone (under mpirun --enable-recovery nothing else
+    // would end this rank).
+    const double server_timeout_s = 2 * o.client_timeout_s + 120;
+    if (comm.Receive(bytes, 0, kTagRound, server_timeout_s) < 0) {
+      comm.SkipFinalize();
+      throw Error("the server (rank 0) sent nothing for " +
+                  std::to_string(static_cast<int>(server_timeout_s)) +
+                  " s: it stopped, so this client rank ends");
+    }
+    std::vector<float> received;
+    Unpack(bytes, header, received);
     if (header.at("stop").get<bool>()) {
       finalize = header.value("finalize", true);
       break;
     }
+    const std::vector<int> drawn = header.at("clients").get<std::vector<int>>();
+    if (drawn.empty()) continue;  // not drawn this round: nothing to send back
+    global = std::move(received);
     int round = header.at("round").get<int>();
     nlohmann::json updates = nlohmann::json::array();
     payload.clear();
-    for (int client : header.at("clients").get<std::vector<int>>()) {
+    for (int client : drawn) {
       const std::vector<std::int64_t>& rows = s.parts[static_cast<std::size_t>(client)];
       double start_s = MonotonicSeconds();
       double start_j = meter != nullptr ? meter->Sample().energy_j : 0;
@@ -377,6 +392,17 @@ FederatedResult RunFederated(Communicator& comm, const FederatedOptions& o,
     for (int c : candidates) by_rank[RankOfClient(c, ranks)].push_back(c);
     std::map<int, std::int64_t> down_bytes;
     std::set<int> waiting;
+    // Live ranks none of whose clients was drawn hear of the round too (a
+    // header, no weights), so that a client rank can tell a slow round from a
+    // dead server.
+    for (int rank = 1; rank < ranks; ++rank) {
+      if (!alive[static_cast<std::size_t>(rank)] || by_rank.count(rank) > 0) continue;
+      if (!comm.Send(
+              Pack({{"round", round}, {"stop", false}, {"clients", nlohmann::json::array()}}, {}),
+              rank, kTagRound, o.client_timeout_s)) {
+        alive[static_cast<std::size_t>(rank)] = false;
+      }
+    }
     for (auto& [rank, list] : by_rank) {
       std::vector<char> msg = Pack({{"round", round}, {"stop", false}, {"clients", list}}, global);
       if (comm.Send(msg, rank, kTagRound, o.client_timeout_s)) {
@@ -475,6 +501,7 @@ FederatedResult RunFederated(Communicator& comm, const FederatedOptions& o,
   }
   // The job's energy from the ranks that finished: each sends its own share
   // and, when it leads its node, the node's machine energy.
+  result.server_report = mine;
   JobEnergy& job = result.energy;
   job.method = mine.method;
   std::vector<RankEnergy> ranks_energy;
