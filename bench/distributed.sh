@@ -40,8 +40,9 @@ r = json.load(sys.stdin)
 e = r["energy"]
 reach = next((x["round"] for x in r["rounds"] if x["global_accuracy"] >= 0.97), None)
 clients_j = sum(c["energy_j"] for x in r["rounds"] for c in x["clients"])
-print("| %s | %d rounds (97%% at round %s) | %.4f | %.2f | %.1f | %.2f (clients %.2f) | %.1f | %.2f | %s |" % (
-    sys.argv[1], len(r["rounds"]), reach if reach else "never", r["final_accuracy"], r["seconds"],
+print("| %s | %d rounds (%s) | %.4f | %.2f | %.1f | %.2f (clients %.2f) | %.1f | %.2f | %s |" % (
+    sys.argv[1], len(r["rounds"]), "97%% at round %d" % reach if reach else "97% not reached",
+    r["final_accuracy"], r["seconds"],
     e["machine_energy_j"], e["energy_j"], clients_j, e["bytes_sent"] / 1e6, e["mpi_s"], e["method"]))
 ' "$1"
 }
@@ -53,7 +54,7 @@ times=$(mktemp)
 "$joule" $train --threads 2 2>/dev/null | row "centralised, 2 threads" 2>>"$times"
 $mpirun -n 1 "$joule" $train --distributed --threads 1 2>/dev/null | row "data-parallel, 1 rank" 2>>"$times"
 $mpirun -n 2 "$joule" $train --distributed --threads 1 2>/dev/null | row "data-parallel, 2 ranks" 2>>"$times"
-fed="federated --rounds $rounds --clients 4 --local-epochs 1 --batch-size 32 --lr 0.05 --threads 1 --no-ledger --json"
+fed="federated --rounds $rounds --clients 4 --local-epochs 1 --batch 32 --lr 0.05 --threads 1 --no-ledger --json"
 $mpirun -n 3 "$joule" $fed --partition iid 2>/dev/null | fed_row "FedAvg IID, 4 clients on 2 ranks"
 $mpirun -n 3 "$joule" $fed --partition dirichlet:0.1 2>/dev/null | fed_row "FedAvg Dirichlet 0.1"
 $mpirun -n 3 "$joule" $fed --partition dirichlet:0.1 --strategy fedprox --mu 0.01 2>/dev/null |

@@ -203,6 +203,12 @@ struct ModelMetadata {
 // the weights. Throws Error naming the file when it is missing or not JSON.
 ModelMetadata ReadModelMetadata(const std::string& dir);
 
+// Classification: the rows of `pred` (rows x classes, f32) whose arg-max
+// (the first, on ties) equals the class id in `target` (rows, f32). Fit's
+// step, the compression methods' steps and data-parallel training count with
+// it.
+std::int64_t CountCorrect(const Tensor& pred, const Tensor& target);
+
 // Evaluates in inference mode in batches of `batch`.
 EvalResult Evaluate(Sequential& model, Loss& loss, const Dataset& data, const TargetScaler& scaler,
                     std::int64_t batch = 1000);

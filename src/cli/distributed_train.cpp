@@ -14,10 +14,6 @@
 #include "cli/progress.hpp"
 #include "joule/util.hpp"
 
-#ifdef JOULE_WITH_MPI
-#include "joule/dist.hpp"
-#endif
-
 namespace joule::cli {
 
 const char kNoMpiMessage[] =
@@ -117,18 +113,20 @@ void RunTrainDistributed(JobConfig config, const std::string& name, const Ledger
     }
     std::fflush(stdout);
   } catch (const std::exception& e) {
-    // One line, then every rank ends: the others would wait in their next
-    // collective for this one forever.
-    if (root || started) {
-      std::fprintf(stderr, "joule: error: rank %d of %d: %s\n", comm.rank(), comm.size(), e.what());
-      std::fflush(stderr);
-    } else {
-      // Rank 0 fails the same way: let it print and end the job first.
-      std::this_thread::sleep_for(std::chrono::seconds(5));
-    }
-    if (comm.size() == 1) throw CliExit{2};  // no other rank to end
-    comm.Abort(2);
+    EndJobOnError(comm, started, e);
   }
+}
+
+void EndJobOnError(dist::Communicator& comm, bool started, const std::exception& e) {
+  if (comm.rank() == 0 || started) {
+    std::fprintf(stderr, "joule: error: rank %d of %d: %s\n", comm.rank(), comm.size(), e.what());
+    std::fflush(stderr);
+  } else {
+    // Rank 0 fails the same way: let it print and end the job first.
+    std::this_thread::sleep_for(std::chrono::seconds(5));
+  }
+  if (comm.size() == 1) throw CliExit{2};  // no other rank to end
+  comm.Abort(2);
 }
 #else
 void RunTrainDistributed(JobConfig, const std::string&, const LedgerTarget&, bool) {

@@ -13,10 +13,6 @@
 #include "cli/progress.hpp"
 #include "joule/util.hpp"
 
-#ifdef JOULE_WITH_MPI
-#include "joule/dist.hpp"
-#endif
-
 namespace joule::cli {
 namespace {
 
@@ -156,14 +152,7 @@ void RunFederatedCommand(const FederatedFlags& f) {
     }
     std::fflush(stdout);
   } catch (const std::exception& e) {
-    if (root || started) {
-      std::fprintf(stderr, "joule: error: rank %d of %d: %s\n", comm.rank(), comm.size(), e.what());
-      std::fflush(stderr);
-    } else {
-      std::this_thread::sleep_for(std::chrono::seconds(5));
-    }
-    if (comm.size() == 1) throw CliExit{2};  // no job to end
-    comm.Abort(2);
+    EndJobOnError(comm, started, e);
   }
 }
 #endif
@@ -186,7 +175,7 @@ void RegisterFederatedCommand(CLI::App& app) {
   cmd->add_option("--partition", f->partition,
                   "iid | dirichlet:ALPHA (non-IID labels; smaller ALPHA, more skew)");
   cmd->add_option("--local-epochs", f->local_epochs, "epochs each client trains per round");
-  cmd->add_option("--batch-size", f->batch_size, "local batch size");
+  cmd->add_option("--batch", f->batch_size, "local batch size (rows per client step)");
   cmd->add_option("--lr", f->lr, "local SGD learning rate");
   cmd->add_option("--momentum", f->momentum, "local SGD momentum (fresh each round)");
   cmd->add_option("--model", f->model, "mlp | cnn | mlp:W1,W2,...");

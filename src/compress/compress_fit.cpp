@@ -7,20 +7,6 @@
 
 namespace joule::compress_internal {
 
-std::int64_t CountCorrect(const Tensor& logits, const Tensor& y) {
-  const std::int64_t rows = logits.dim(0), classes = logits.dim(1);
-  std::int64_t correct = 0;
-  for (std::int64_t r = 0; r < rows; ++r) {
-    const float* row = logits.f32() + r * classes;
-    std::int64_t best = 0;
-    for (std::int64_t c = 1; c < classes; ++c) {
-      if (row[c] > row[best]) best = c;
-    }
-    if (static_cast<float>(best) == y.f32()[r]) ++correct;
-  }
-  return correct;
-}
-
 CompressTrainResult FitCompressed(
     const std::vector<Parameter*>& params, const PreparedData& data,
     const CompressTrainOptions& options,

@@ -21,7 +21,4 @@ CompressTrainResult FitCompressed(
     const std::function<FitStepResult(const Tensor& x, const Tensor& y)>& step,
     const std::function<EvalResult(const Dataset& set)>& eval);
 
-// Rows of logits [B, C] whose argmax equals the label in y [B].
-std::int64_t CountCorrect(const Tensor& logits, const Tensor& y);
-
 }  // namespace joule::compress_internal

@@ -107,7 +107,7 @@ CompressTrainResult TrainStudent(Sequential& student, Sequential* teacher,
     const Tensor& logits = student.Forward(x, /*training=*/true);
     FitStepResult f;
     f.loss = loss.Compute(logits, y, grad);
-    f.correct = compress_internal::CountCorrect(logits, y);
+    f.correct = CountCorrect(logits, y);
     student.Backward(grad);
     return f;
   };

@@ -435,7 +435,7 @@ CompressTrainResult TrainEarlyExit(EarlyExitModel& model, const std::vector<doub
       for (std::int64_t k = 0; k < grads[i].numel(); ++k)
         g[k] *= static_cast<float>(exit_weights[i]);
     }
-    f.correct = compress_internal::CountCorrect(logits.back(), y);
+    f.correct = CountCorrect(logits.back(), y);
     model.BackwardAll(grads);
     return f;
   };

@@ -22,18 +22,6 @@ void SliceRows(const Tensor& src, std::int64_t lo, std::int64_t hi, Tensor& dst)
   }
 }
 
-std::int64_t CountCorrectRows(const Tensor& pred, const Tensor& target) {
-  std::int64_t rows = pred.dim(0), classes = pred.dim(1), correct = 0;
-  const float* p = pred.f32();
-  const float* t = target.f32();
-  for (std::int64_t i = 0; i < rows; ++i) {
-    const float* row = p + i * classes;
-    std::int64_t best = std::max_element(row, row + classes) - row;
-    correct += best == static_cast<std::int64_t>(t[i]);
-  }
-  return correct;
-}
-
 }  // namespace
 
 DataParallel::DataParallel(Communicator& comm, Sequential& model, Loss& loss,
@@ -101,8 +89,7 @@ FitStepResult DataParallel::Step(const Tensor& x, const Tensor& y) {
     const Tensor& pred = model_.Forward(x_, /*training=*/true);
     double loss = loss_.Compute(pred, y_, grad_);
     loss_sum = loss * static_cast<double>(hi - lo);
-    if (pred.rank() == 2 && pred.dim(1) > 1)
-      correct = static_cast<double>(CountCorrectRows(pred, y_));
+    if (pred.rank() == 2 && pred.dim(1) > 1) correct = static_cast<double>(CountCorrect(pred, y_));
     model_.Backward(grad_);
   } else {
     // A global batch smaller than the ranks: this rank's share is nothing.

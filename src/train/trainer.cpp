@@ -24,19 +24,6 @@ Task ParseTask(const std::string& task) {
   throw Error("task = '" + task + "': expected classification or regression");
 }
 
-// Counts rows of `pred` whose arg-max equals the class id in `target`.
-std::int64_t CountCorrect(const Tensor& pred, const Tensor& target) {
-  std::int64_t rows = pred.dim(0), classes = pred.dim(1), correct = 0;
-  const float* p = pred.f32();
-  const float* t = target.f32();
-  for (std::int64_t i = 0; i < rows; ++i) {
-    const float* row = p + i * classes;
-    std::int64_t best = std::max_element(row, row + classes) - row;
-    correct += best == static_cast<std::int64_t>(t[i]);
-  }
-  return correct;
-}
-
 // The validation split draws from its own stream of the seed, so that it does
 // not mirror the CSV's train/holdout split, which uses the seed itself.
 constexpr std::uint64_t kValidationSeedSalt = 0x76616c6964ULL;  // "valid"
@@ -122,6 +109,18 @@ PreparedData PrepareData(const std::string& data, const std::string& target,
                 ": expected a fraction in [0, 1) of the training rows (e.g. 0.1; 0: none)");
   }
   return PrepareOwned(LoadRawData(data, target, task, seed), seed, validation_fraction);
+}
+
+std::int64_t CountCorrect(const Tensor& pred, const Tensor& target) {
+  std::int64_t rows = pred.dim(0), classes = pred.dim(1), correct = 0;
+  const float* p = pred.f32();
+  const float* t = target.f32();
+  for (std::int64_t i = 0; i < rows; ++i) {
+    const float* row = p + i * classes;
+    std::int64_t best = std::max_element(row, row + classes) - row;
+    correct += best == static_cast<std::int64_t>(t[i]);
+  }
+  return correct;
 }
 
 EvalResult Evaluate(Sequential& model, Loss& loss, const Dataset& data, const TargetScaler& scaler,

@@ -347,7 +347,7 @@ TEST(Federated, FedAvgIidReaches97PercentOnMnist) {
   const std::string dir = Scratch("fed97");
   Result r = Shell(Mpirun(3) +
                        " federated --rounds 6 --clients 4 --partition iid "
-                       "--local-epochs 1 --batch-size 32 --lr 0.05 --threads 1 "
+                       "--local-epochs 1 --batch 32 --lr 0.05 --threads 1 "
                        "--json --no-ledger",
                    dir);
   ASSERT_EQ(r.code, 0) << r.err;

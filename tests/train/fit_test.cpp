@@ -159,6 +159,16 @@ class FitTest : public ::testing::Test {
 
 // --- metered epochs and the budget --------------------------------------------------
 
+// The arg-max of each row against its class id; on a tie the first class.
+TEST(CountCorrect, ArgMaxAgainstTheClassIdFirstOnTies) {
+  const Tensor pred = Tensor::FromVector({4, 3}, {0.1f, 0.9f, 0.0f,       // 1: right
+                                                  0.5f, 0.5f, 0.2f,       // tie -> 0: right
+                                                  0.7f, 0.3f, 0.1f,       // 0: wrong
+                                                  -3.0f, -2.0f, -1.0f});  // 2: right
+  const Tensor target = Tensor::FromVector({4}, {1, 0, 1, 2});
+  EXPECT_EQ(CountCorrect(pred, target), 3);
+}
+
 TEST_F(FitTest, EveryEpochCarriesItsJoulesGramsAndMethod) {
   PreparedData data = TinyData(false);
   Sequential model = SmallModel(1);
